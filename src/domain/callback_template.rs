@@ -1,0 +1,191 @@
+//! Callback URL templates: decoding, the `{item}`/`{account}`/`{uuid}` placeholders, and rendering.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use url::Url;
+
+use super::api_error::FieldError;
+use super::ssrf_rules::CallbackPolicy;
+
+/// Everything but RFC 3986 unreserved characters is encoded in substituted values.
+const VALUE_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+const PLACEHOLDERS: [&str; 3] = ["item", "account", "uuid"];
+
+/// A validated callback template, stored decoded, with its placeholders intact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackTemplate(String);
+
+/// The values substituted into a template at delivery time.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackVars<'a> {
+    pub item: &'a str,
+    pub account: &'a str,
+    pub uuid: &'a str,
+}
+
+impl CallbackTemplate {
+    pub const MAX_LEN: usize = 2048;
+
+    /// Parses the client's `callback` value. A URL-encoded URL (no `://`) is decoded exactly once.
+    pub fn parse(field: &str, raw: &str, policy: CallbackPolicy) -> Result<Self, FieldError> {
+        let invalid = |why: String| FieldError::new(field, "invalid", format!("`{field}` {why}"));
+        if raw.is_empty() {
+            return Err(invalid("must not be empty".to_owned()));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                format!("`{field}` must be at most {} characters", Self::MAX_LEN),
+            ));
+        }
+        let decoded = if raw.contains("://") {
+            raw.to_owned()
+        } else {
+            percent_decode_str(raw)
+                .decode_utf8()
+                .map_err(|_| invalid("is not valid UTF-8 once decoded".to_owned()))?
+                .into_owned()
+        };
+        if decoded.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(invalid("must not contain spaces or control characters".to_owned()));
+        }
+        check_placeholders(&decoded).map_err(invalid)?;
+
+        // Placeholders may only vary the path and query: render with two different values
+        // and require the same origin.
+        let a = render_raw(&decoded, &CallbackVars { item: "a", account: "a", uuid: "a" });
+        let b = render_raw(&decoded, &CallbackVars { item: "b", account: "b", uuid: "b" });
+        let (Ok(url_a), Ok(url_b)) = (Url::parse(&a), Url::parse(&b)) else {
+            return Err(invalid("must be an absolute URL".to_owned()));
+        };
+        if url_a.origin() != url_b.origin() {
+            return Err(invalid("may only use placeholders in the path and query".to_owned()));
+        }
+        policy.check(&url_a).map_err(invalid)?;
+        Ok(Self(decoded))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Rebuilds a template read back from storage (it was validated when accepted).
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// Substitutes percent-encoded values and re-checks the policy, as delivery must.
+    pub fn render(&self, vars: &CallbackVars<'_>, policy: CallbackPolicy) -> Result<Url, String> {
+        let url = Url::parse(&render_raw(&self.0, vars)).map_err(|e| e.to_string())?;
+        policy.check(&url)?;
+        Ok(url)
+    }
+}
+
+fn check_placeholders(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        let after = &rest[open..];
+        if after.starts_with('}') {
+            return Err("has a `}` without a matching `{`".to_owned());
+        }
+        let Some(close) = after.find('}') else {
+            return Err("has a `{` without a matching `}`".to_owned());
+        };
+        let name = &after[1..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "uses the unknown placeholder `{{{name}}}`; only {{item}}, {{account}} and {{uuid}} are allowed"
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+fn render_raw(template: &str, vars: &CallbackVars<'_>) -> String {
+    let enc = |v: &str| utf8_percent_encode(v, VALUE_ENCODE).to_string();
+    template
+        .replace("{item}", &enc(vars.item))
+        .replace("{account}", &enc(vars.account))
+        .replace("{uuid}", &enc(vars.uuid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROD: CallbackPolicy = CallbackPolicy::PRODUCTION;
+    const DEV: CallbackPolicy = CallbackPolicy {
+        allow_insecure: true,
+    };
+
+    #[test]
+    fn accepts_plain_and_url_encoded_templates() {
+        let plain = CallbackTemplate::parse("callback", "https://shop.example.com/cb/{item}?req={uuid}", PROD).unwrap();
+        assert_eq!(plain.as_str(), "https://shop.example.com/cb/{item}?req={uuid}");
+        let encoded = CallbackTemplate::parse(
+            "callback",
+            "https%3A%2F%2Fshop.example.com%2Fcb%2F%7Bitem%7D%3Freq%3D%7Buuid%7D",
+            PROD,
+        )
+        .unwrap();
+        assert_eq!(encoded, plain);
+    }
+
+    #[test]
+    fn decodes_exactly_once() {
+        // %2520 decodes to %20 once, and stays %20 (not a space).
+        let t = CallbackTemplate::parse("callback", "https%3A%2F%2Fa.example.com%2Fx%2520y", PROD).unwrap();
+        assert_eq!(t.as_str(), "https://a.example.com/x%20y");
+    }
+
+    #[test]
+    fn refuses_bad_templates_naming_the_field() {
+        let cases = [
+            ("", "invalid"),
+            ("not a url", "invalid"),
+            ("/relative/{item}", "invalid"),
+            ("https://a.example.com/{order}", "invalid"),
+            ("https://a.example.com/{item", "invalid"),
+            ("https://a.example.com/item}", "invalid"),
+            ("https://{item}.example.com/", "invalid"),
+            ("http://a.example.com/", "invalid"),
+            ("https://127.0.0.1/", "invalid"),
+            ("https%3A%2F%2F%FF", "invalid"),
+        ];
+        for (raw, code) in cases {
+            let err = CallbackTemplate::parse("callback", raw, PROD).unwrap_err();
+            assert_eq!((err.field.as_str(), err.code), ("callback", code), "{raw:?}");
+        }
+        let long = format!("https://a.example.com/{}", "x".repeat(2048));
+        assert_eq!(CallbackTemplate::parse("callback", &long, PROD).unwrap_err().code, "too_long");
+    }
+
+    #[test]
+    fn renders_percent_encoded_values() {
+        let t = CallbackTemplate::parse("callback", "http://127.0.0.1:9/cb/{item}/{account}?id={uuid}", DEV).unwrap();
+        let url = t
+            .render(
+                &CallbackVars {
+                    item: "a b/c?d",
+                    account: "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f",
+                    uuid: "abc",
+                },
+                DEV,
+            )
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/cb/a%20b%2Fc%3Fd/0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f?id=abc"
+        );
+        // The same template is refused at send time under the production policy.
+        let vars = CallbackVars { item: "i", account: "a", uuid: "u" };
+        assert!(t.render(&vars, PROD).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The pure payment domain: parsing, rules and state, with no `worker::` imports, tested on the host.
+//!
+//! Everything here is deterministic given its inputs (time is passed in as
+//! milliseconds since the epoch), so it can be unit-tested with plain
+//! `cargo test`. The edge layer (`crate::edge`) is the only code that talks to
+//! the Workers runtime.
+
+pub mod api_error;
+pub mod auth;
+pub mod backend_contract;
+pub mod callback_template;
+pub mod config;
+pub mod ids;
+pub mod payment;
+pub mod payment_state;
+pub mod problem_json;
+pub mod request_body;
+pub mod request_record;
+pub mod sandbox_scenarios;
+pub mod signing;
+pub mod ssrf_rules;
+pub mod time;
+pub mod wait;
+pub mod zai_request;

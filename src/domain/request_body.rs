@@ -1,0 +1,159 @@
+//! Request bodies as field maps: content-type negotiation, the 64 KiB limit, JSON and form decoding.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode;
+use serde_json::Value;
+
+use super::api_error::{ApiError, FieldError};
+
+/// Largest body any route reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    Form,
+}
+
+/// Picks the decoder from `Content-Type`. A missing type is accepted only for an empty body.
+pub fn body_format(content_type: Option<&str>, body_is_empty: bool) -> Result<Option<BodyFormat>, ApiError> {
+    let essence = content_type
+        .map(|ct| ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .filter(|ct| !ct.is_empty());
+    match essence.as_deref() {
+        None if body_is_empty => Ok(None),
+        None => Err(ApiError::UnsupportedMediaType {
+            detail: "send the body as application/json or application/x-www-form-urlencoded".to_owned(),
+        }),
+        Some("application/json") => Ok(Some(BodyFormat::Json)),
+        Some(ct) if ct.starts_with("application/") && ct.ends_with("+json") => Ok(Some(BodyFormat::Json)),
+        Some("application/x-www-form-urlencoded") => Ok(Some(BodyFormat::Form)),
+        Some(other) => Err(ApiError::UnsupportedMediaType {
+            detail: format!("`{other}` is not supported; send application/json or application/x-www-form-urlencoded"),
+        }),
+    }
+}
+
+/// Refuses bodies over the limit, by declared `Content-Length` (before reading) or actual size.
+pub fn check_size(len: usize) -> Result<(), ApiError> {
+    if len > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn body_error(message: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError::new("body", "malformed", message)])
+}
+
+/// Decodes a body into top-level fields. Form values become JSON strings.
+pub fn parse_fields(format: Option<BodyFormat>, body: &[u8]) -> Result<BTreeMap<String, Value>, ApiError> {
+    match format {
+        None => Ok(BTreeMap::new()),
+        Some(BodyFormat::Json) => {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(BTreeMap::new());
+            }
+            let text = std::str::from_utf8(body).map_err(|_| body_error("the body is not valid UTF-8"))?;
+            match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
+                Ok(_) => Err(body_error("the JSON body must be an object")),
+                Err(e) => Err(body_error(format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))),
+            }
+        }
+        Some(BodyFormat::Form) => parse_form(body).map(|pairs| {
+            // Duplicates were refused in parse_form, so collecting loses nothing.
+            pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+        }),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, strictly: bad UTF-8 and repeated names are errors.
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &[u8]| -> Result<String, ApiError> {
+        let plus_as_space: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_decode(&plus_as_space)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| body_error("the form body is not valid UTF-8 once decoded"))
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match part.iter().position(|&b| b == b'=') {
+            Some(eq) => (&part[..eq], &part[eq + 1..]),
+            None => (part, &[][..]),
+        };
+        let name = decode(name)?;
+        let value = decode(value)?;
+        if pairs.iter().any(|(n, _)| *n == name) {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                &name,
+                "duplicate",
+                format!("`{name}` is given more than once"),
+            )]));
+        }
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// Reads an optional string field; any other JSON type is an error naming the field.
+pub fn optional_string<'a>(fields: &'a BTreeMap<String, Value>, name: &str) -> Result<Option<&'a str>, FieldError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(FieldError::new(name, "invalid_type", format!("`{name}` must be a string"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(body_format(Some("application/json; charset=utf-8"), false), Ok(Some(BodyFormat::Json)));
+        assert_eq!(body_format(Some("Application/JSON"), false), Ok(Some(BodyFormat::Json)));
+        assert_eq!(body_format(Some("application/merge-patch+json"), false), Ok(Some(BodyFormat::Json)));
+        assert_eq!(body_format(Some("application/x-www-form-urlencoded"), false), Ok(Some(BodyFormat::Form)));
+        assert_eq!(body_format(None, true), Ok(None));
+        for ct in [None, Some("text/plain"), Some("multipart/form-data; boundary=x"), Some("application/xml")] {
+            assert_eq!(body_format(ct, false).unwrap_err().status(), 415, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn size_limit() {
+        assert!(check_size(MAX_BODY_BYTES).is_ok());
+        assert_eq!(check_size(MAX_BODY_BYTES + 1).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn json_bodies() {
+        let f = parse_fields(Some(BodyFormat::Json), br#"{"a": 1, "b": "x"}"#).unwrap();
+        assert_eq!(f.len(), 2);
+        assert!(parse_fields(Some(BodyFormat::Json), b"  ").unwrap().is_empty());
+        for bad in [&b"[1]"[..], b"{", b"\"x\"", b"{\"a\": \xff}"] {
+            let err = parse_fields(Some(BodyFormat::Json), bad).unwrap_err();
+            assert_eq!(err.field_errors()[0].field, "body", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn form_bodies() {
+        let f = parse_fields(Some(BodyFormat::Form), b"a=1&b=x+y%21&c").unwrap();
+        assert_eq!(f.get("b"), Some(&Value::String("x y!".into())));
+        assert_eq!(f.get("c"), Some(&Value::String(String::new())));
+        let dup = parse_fields(Some(BodyFormat::Form), b"a=1&a=2").unwrap_err();
+        assert_eq!(dup.field_errors()[0].code, "duplicate");
+        let bad = parse_fields(Some(BodyFormat::Form), b"a=%ff").unwrap_err();
+        assert_eq!(bad.field_errors()[0].field, "body");
+    }
+}

@@ -1,0 +1,406 @@
+//! One payment request's stored record, its transitions over time, and the views rendered from it.
+//!
+//! The payment-request Durable Object keeps exactly one `RequestRecord` and
+//! changes it only through the methods here, so every rule about submissions,
+//! results, expiry and retention is a pure function of (record, now).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::backend_contract::{BackendReply, DispatchPolicy};
+use super::payment::{Dialect, NewPayment};
+use super::payment_state::{Event, RequestState};
+use super::time::rfc3339_millis;
+
+/// The backend's answer, kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResult {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Timing rules a record lives by (from config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// A request with no result this long after acceptance fails as expired.
+    pub result_timeout_ms: u64,
+    /// Terminal records are deleted this long after their last change.
+    pub retention_ms: u64,
+}
+
+/// How soon to retry releasing the item lock after a failed attempt.
+pub const LOCK_RELEASE_RETRY_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub tenant: String,
+    pub dialect: Dialect,
+    pub subject: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    pub lock_name: String,
+    pub fields: Map<String, Value>,
+    #[serde(default)]
+    pub callback: Option<String>,
+    pub state: RequestState,
+    pub submission_count: u32,
+    pub created_ms: u64,
+    pub last_updated_ms: u64,
+    /// When the next submission to the backend is due; `None` once acknowledged or terminal.
+    #[serde(default)]
+    pub next_dispatch_ms: Option<u64>,
+    pub expires_ms: u64,
+    #[serde(default)]
+    pub result: Option<StoredResult>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    /// Whether the item lock has been released after the request turned terminal.
+    #[serde(default)]
+    pub lock_released: bool,
+}
+
+/// What applying a backend reply did, for logging and for waking callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Completed,
+    Acknowledged,
+    RetryAt(u64),
+    Failed,
+    /// The request was already terminal (a late reply); nothing changed.
+    Ignored,
+}
+
+/// Outcome of a result delivered on the async path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultOutcome {
+    Stored,
+    /// The same result again: nothing changed, answered as success.
+    AlreadyStored,
+    /// A different result, or one for a failed request: 409, nothing changed.
+    Conflict,
+}
+
+impl RequestRecord {
+    /// A freshly accepted request, due for its first submission now.
+    pub fn accept(request_id: String, payment: NewPayment, now_ms: u64, lifetimes: &Lifetimes) -> Self {
+        let lock_name = payment.lock_name();
+        Self {
+            request_id,
+            tenant: payment.tenant,
+            dialect: payment.dialect,
+            subject: payment.subject,
+            account: payment.account,
+            lock_name,
+            fields: payment.fields,
+            callback: payment.callback,
+            state: RequestState::Accepted,
+            submission_count: 0,
+            created_ms: now_ms,
+            last_updated_ms: now_ms,
+            next_dispatch_ms: Some(now_ms),
+            expires_ms: now_ms.saturating_add(lifetimes.result_timeout_ms),
+            result: None,
+            failure_reason: None,
+            lock_released: false,
+        }
+    }
+
+    pub fn dispatch_due(&self, now_ms: u64) -> bool {
+        !self.state.is_terminal() && self.next_dispatch_ms.is_some_and(|due| due <= now_ms)
+    }
+
+    /// Marks the start of a submission. The next due time is a safety net: if the runtime dies
+    /// mid-submission, the alarm submits again after the timeout plus the first back-off.
+    pub fn begin_submission(&mut self, now_ms: u64, policy: &DispatchPolicy) {
+        self.submission_count = self.submission_count.saturating_add(1);
+        let backoff = policy.retry_delays_ms.first().copied().unwrap_or(0);
+        self.next_dispatch_ms = Some(now_ms.saturating_add(policy.timeout_ms).saturating_add(backoff));
+        self.last_updated_ms = now_ms;
+    }
+
+    /// Applies the answer to a submission made earlier.
+    pub fn apply_reply(&mut self, reply: BackendReply, now_ms: u64, policy: &DispatchPolicy) -> Applied {
+        if self.state.is_terminal() {
+            return Applied::Ignored;
+        }
+        match reply {
+            BackendReply::Answered(result) => {
+                self.finish(Event::ResultArrived, Some(result), None, now_ms);
+                Applied::Completed
+            }
+            BackendReply::Acknowledged => {
+                self.state = RequestState::Submitted;
+                self.next_dispatch_ms = None;
+                self.last_updated_ms = now_ms;
+                Applied::Acknowledged
+            }
+            BackendReply::Transient(reason) => match policy.delay_after(self.submission_count) {
+                Some(delay) => {
+                    let due = now_ms.saturating_add(delay);
+                    self.next_dispatch_ms = Some(due);
+                    self.last_updated_ms = now_ms;
+                    Applied::RetryAt(due)
+                }
+                None => {
+                    let why = format!("{reason}; gave up after {} submissions", self.submission_count);
+                    self.finish(Event::GaveUp, None, Some(why), now_ms);
+                    Applied::Failed
+                }
+            },
+        }
+    }
+
+    /// Stores a result delivered on the async path (`POST /internal/requests/{id}/result`).
+    pub fn deliver_result(&mut self, result: StoredResult, now_ms: u64) -> ResultOutcome {
+        match (&self.state, &self.result) {
+            (RequestState::Completed, Some(existing)) if *existing == result => ResultOutcome::AlreadyStored,
+            (state, _) if state.is_terminal() => ResultOutcome::Conflict,
+            _ => {
+                self.finish(Event::ResultArrived, Some(result), None, now_ms);
+                ResultOutcome::Stored
+            }
+        }
+    }
+
+    /// Fails the request if it is past its deadline without a result. Returns whether it did.
+    pub fn expire_if_due(&mut self, now_ms: u64) -> bool {
+        if self.state.is_terminal() || now_ms < self.expires_ms {
+            return false;
+        }
+        self.finish(Event::GaveUp, None, Some("expired before the backend answered".to_owned()), now_ms);
+        true
+    }
+
+    fn finish(&mut self, event: Event, result: Option<StoredResult>, reason: Option<String>, now_ms: u64) {
+        if let Ok(next) = self.state.on(event) {
+            self.state = next;
+            self.result = result;
+            self.failure_reason = reason;
+            self.next_dispatch_ms = None;
+            self.last_updated_ms = now_ms;
+        }
+    }
+
+    /// Whether the record may be deleted (terminal, lock released, past retention).
+    pub fn purgeable(&self, now_ms: u64, lifetimes: &Lifetimes) -> bool {
+        self.state.is_terminal()
+            && self.lock_released
+            && now_ms >= self.last_updated_ms.saturating_add(lifetimes.retention_ms)
+    }
+
+    /// When the object's alarm should next fire.
+    pub fn next_alarm_ms(&self, now_ms: u64, lifetimes: &Lifetimes) -> u64 {
+        if !self.state.is_terminal() {
+            return self.next_dispatch_ms.map_or(self.expires_ms, |due| due.min(self.expires_ms));
+        }
+        if !self.lock_released {
+            return now_ms.saturating_add(LOCK_RELEASE_RETRY_MS);
+        }
+        self.last_updated_ms.saturating_add(lifetimes.retention_ms)
+    }
+
+    pub fn view(&self) -> RequestView {
+        RequestView {
+            request_id: self.request_id.clone(),
+            dialect: self.dialect,
+            state: self.state,
+            submission_count: self.submission_count,
+            last_updated_ms: self.last_updated_ms,
+            has_callback: self.callback.is_some(),
+            result: self.result.clone(),
+            failure_reason: self.failure_reason.clone(),
+        }
+    }
+}
+
+/// What the payment-request object tells the edge: enough to render any dialect's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub request_id: String,
+    pub dialect: Dialect,
+    pub state: RequestState,
+    pub submission_count: u32,
+    pub last_updated_ms: u64,
+    pub has_callback: bool,
+    #[serde(default)]
+    pub result: Option<StoredResult>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+/// Absolute links for one request, on the origin the client called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub status: String,
+    pub callbacks: Option<String>,
+}
+
+impl Links {
+    pub fn new(origin: &str, request_id: &str, has_callback: bool) -> Self {
+        let origin = origin.trim_end_matches('/');
+        Self {
+            status: format!("{origin}/request/{request_id}/status"),
+            callbacks: has_callback.then(|| format!("{origin}/request/{request_id}/callbacks")),
+        }
+    }
+}
+
+/// HTTP status for a failed request: the backend never gave a usable answer.
+pub const FAILED_STATUS: u16 = 502;
+
+impl RequestView {
+    pub fn message(&self) -> String {
+        match self.state {
+            RequestState::Accepted => "Payment accepted; waiting for the payment backend. Poll the status link or wait for the callback.".to_owned(),
+            RequestState::Submitted => "Payment submitted to the payment backend; its result is pending. Poll the status link or wait for the callback.".to_owned(),
+            RequestState::Completed => "The payment backend has answered.".to_owned(),
+            RequestState::Failed => format!(
+                "The payment did not complete: {}.",
+                self.failure_reason.as_deref().unwrap_or("the backend did not answer")
+            ),
+        }
+    }
+
+    /// The status object of a `202` (and of a failed request).
+    pub fn status_object(&self, links: &Links) -> Value {
+        let mut link_map = Map::new();
+        link_map.insert("status".into(), Value::String(links.status.clone()));
+        if let Some(callbacks) = &links.callbacks {
+            link_map.insert("callbacks".into(), Value::String(callbacks.clone()));
+        }
+        json!({
+            "request_id": self.request_id,
+            "state": self.state.as_str(),
+            "last_updated": rfc3339_millis(self.last_updated_ms),
+            "submission_count": self.submission_count,
+            "message": self.message(),
+            "links": Value::Object(link_map),
+        })
+    }
+}
+
+/// Seconds a client should wait before polling again.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::backend_contract::classify_reply;
+
+    const LIFE: Lifetimes = Lifetimes {
+        result_timeout_ms: 60_000,
+        retention_ms: 7 * 86_400_000,
+    };
+
+    fn record() -> RequestRecord {
+        let payment = NewPayment {
+            tenant: "t".into(),
+            dialect: Dialect::Zai,
+            subject: "order-1".into(),
+            account: Some("acc".into()),
+            fields: Map::new(),
+            callback: Some("https://a.example.com/{item}".into()),
+        };
+        RequestRecord::accept("r1".into(), payment, 1_000, &LIFE)
+    }
+
+    fn policy() -> DispatchPolicy {
+        DispatchPolicy {
+            timeout_ms: 100,
+            retry_delays_ms: vec![10, 20],
+        }
+    }
+
+    #[test]
+    fn sync_answer_completes() {
+        let mut r = record();
+        assert!(r.dispatch_due(1_000));
+        r.begin_submission(1_000, &policy());
+        assert_eq!((r.submission_count, r.next_dispatch_ms), (1, Some(1_110)));
+        let applied = r.apply_reply(classify_reply(422, None, "{\"items\":{}}".into()), 1_050, &policy());
+        assert_eq!(applied, Applied::Completed);
+        assert_eq!(r.state, RequestState::Completed);
+        assert_eq!(r.result.as_ref().map(|x| x.status), Some(422));
+        assert_eq!(r.next_dispatch_ms, None);
+        assert!(!r.dispatch_due(u64::MAX));
+    }
+
+    #[test]
+    fn transient_failures_retry_then_fail() {
+        let mut r = record();
+        let p = policy();
+        r.begin_submission(1_000, &p);
+        assert_eq!(r.apply_reply(BackendReply::Transient("500".into()), 1_001, &p), Applied::RetryAt(1_011));
+        r.begin_submission(1_011, &p);
+        assert_eq!(r.apply_reply(BackendReply::Transient("500".into()), 1_012, &p), Applied::RetryAt(1_032));
+        r.begin_submission(1_032, &p);
+        assert_eq!(r.apply_reply(BackendReply::Transient("timeout".into()), 1_033, &p), Applied::Failed);
+        assert_eq!(r.state, RequestState::Failed);
+        assert_eq!(r.submission_count, 3);
+        assert!(r.failure_reason.as_deref().unwrap_or_default().contains("3 submissions"));
+    }
+
+    #[test]
+    fn acknowledged_waits_for_async_result_and_rejects_a_different_one() {
+        let mut r = record();
+        r.begin_submission(1_000, &policy());
+        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 1_001, &policy()), Applied::Acknowledged);
+        assert_eq!((r.state, r.next_dispatch_ms), (RequestState::Submitted, None));
+        assert_eq!(r.next_alarm_ms(1_001, &LIFE), r.expires_ms);
+        let result = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
+        assert_eq!(r.deliver_result(result.clone(), 2_000), ResultOutcome::Stored);
+        assert_eq!(r.deliver_result(result.clone(), 2_001), ResultOutcome::AlreadyStored);
+        let other = StoredResult { status: 422, ..result };
+        assert_eq!(r.deliver_result(other, 2_002), ResultOutcome::Conflict);
+        assert_eq!(r.result.as_ref().map(|x| x.status), Some(200));
+        assert_eq!(r.last_updated_ms, 2_000);
+        // A late synchronous answer for a completed request changes nothing.
+        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 3_000, &policy()), Applied::Ignored);
+    }
+
+    #[test]
+    fn result_may_overtake_the_acknowledgement() {
+        let mut r = record();
+        r.begin_submission(1_000, &policy());
+        let result = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
+        assert_eq!(r.deliver_result(result, 1_005), ResultOutcome::Stored);
+        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 1_010, &policy()), Applied::Ignored);
+        assert_eq!(r.state, RequestState::Completed);
+    }
+
+    #[test]
+    fn expiry_and_retention() {
+        let mut r = record();
+        r.begin_submission(1_000, &policy());
+        r.apply_reply(BackendReply::Acknowledged, 1_001, &policy());
+        assert!(!r.expire_if_due(60_999));
+        assert!(r.expire_if_due(61_000));
+        assert_eq!(r.state, RequestState::Failed);
+        let late = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
+        assert_eq!(r.deliver_result(late, 61_001), ResultOutcome::Conflict);
+        // Lock not yet released: the alarm retries the release soon.
+        assert_eq!(r.next_alarm_ms(61_000, &LIFE), 61_000 + LOCK_RELEASE_RETRY_MS);
+        assert!(!r.purgeable(u64::MAX, &LIFE));
+        r.lock_released = true;
+        assert_eq!(r.next_alarm_ms(61_000, &LIFE), 61_000 + LIFE.retention_ms);
+        assert!(!r.purgeable(61_000 + LIFE.retention_ms - 1, &LIFE));
+        assert!(r.purgeable(61_000 + LIFE.retention_ms, &LIFE));
+    }
+
+    #[test]
+    fn status_object_shape() {
+        let r = record();
+        let links = Links::new("http://127.0.0.1:8787/", &r.request_id, true);
+        let v = r.view().status_object(&links);
+        assert_eq!(v["request_id"], "r1");
+        assert_eq!(v["state"], "accepted");
+        assert_eq!(v["submission_count"], 0);
+        assert_eq!(v["last_updated"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(v["links"]["status"], "http://127.0.0.1:8787/request/r1/status");
+        assert_eq!(v["links"]["callbacks"], "http://127.0.0.1:8787/request/r1/callbacks");
+        let no_cb = Links::new("https://pay.example.com", "r1", false);
+        assert!(r.view().status_object(&no_cb)["links"].get("callbacks").is_none());
+    }
+}
