@@ -42,7 +42,10 @@ pub enum ApiError {
     /// 406: a response format the gateway does not produce.
     NotAcceptable { detail: &'static str },
     /// 409: a payment for this subject is already in flight.
-    InFlight { request_id: String, status_link: String },
+    InFlight {
+        request_id: String,
+        status_link: String,
+    },
     /// 409: a backend result that contradicts the stored terminal result, or a replayed delivery.
     ResultConflict { detail: &'static str },
     /// 413: the body is larger than the limit.
@@ -147,7 +150,10 @@ mod tests {
     #[test]
     fn statuses_and_codes_are_distinct_per_class() {
         let cases = [
-            (ApiError::Validation(vec![FieldError::missing("account_id")]), 400),
+            (
+                ApiError::Validation(vec![FieldError::missing("account_id")]),
+                400,
+            ),
             (ApiError::Unauthorized { detail: "x" }, 401),
             (ApiError::NotFound { detail: "x" }, 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
@@ -160,7 +166,12 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge { limit_bytes: 1 }, 413),
             (ApiError::UnsupportedMediaType { detail: "x".into() }, 415),
-            (ApiError::Unavailable { retry_after_secs: 1 }, 503),
+            (
+                ApiError::Unavailable {
+                    retry_after_secs: 1,
+                },
+                503,
+            ),
             (ApiError::Internal, 500),
         ];
         for (error, status) in cases {

@@ -46,7 +46,9 @@ impl AuthError {
         match self {
             AuthError::Missing => "an Authorization header is required",
             AuthError::Malformed => "the Authorization header is malformed",
-            AuthError::UnsupportedScheme => "use HTTP Basic (key_id:secret) or Bearer authentication",
+            AuthError::UnsupportedScheme => {
+                "use HTTP Basic (key_id:secret) or Bearer authentication"
+            }
             AuthError::UnknownCredentials => "the credentials are not valid",
         }
     }
@@ -54,7 +56,10 @@ impl AuthError {
 
 /// Parses an `Authorization` header value.
 pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, AuthError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::Missing)?;
+    let header = header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or(AuthError::Missing)?;
     let (scheme, rest) = header.split_once(' ').ok_or(AuthError::Malformed)?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
@@ -115,7 +120,9 @@ fn digest(secret: &str) -> [u8; 32] {
 }
 
 fn valid_name(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Every API client of the deployment, from the `API_CLIENTS` JSON secret.
@@ -129,12 +136,19 @@ impl ClientRegistry {
 
     /// Parses `[{"key_id", "secret", "tenant", "callback_secret"}]`. Errors never echo secrets.
     pub fn from_json(raw: &str) -> Result<Self, String> {
-        let configs: Vec<ClientConfig> =
-            serde_json::from_str(raw).map_err(|e| format!("API_CLIENTS is not a valid client list (line {}, column {})", e.line(), e.column()))?;
+        let configs: Vec<ClientConfig> = serde_json::from_str(raw).map_err(|e| {
+            format!(
+                "API_CLIENTS is not a valid client list (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
         let mut clients: Vec<ApiClient> = Vec::with_capacity(configs.len());
         for (i, c) in configs.into_iter().enumerate() {
             if !valid_name(&c.key_id) || !valid_name(&c.tenant) {
-                return Err(format!("API_CLIENTS[{i}]: key_id and tenant must be 1-64 of [A-Za-z0-9_-]"));
+                return Err(format!(
+                    "API_CLIENTS[{i}]: key_id and tenant must be 1-64 of [A-Za-z0-9_-]"
+                ));
             }
             if c.secret.len() < Self::MIN_SECRET_LEN || c.secret.contains(char::is_whitespace) {
                 return Err(format!(
@@ -181,7 +195,9 @@ impl ClientRegistry {
         let given = digest(secret);
         let mut found: Option<&ApiClient> = None;
         for client in &self.clients {
-            let key_ok = key_id.map_or(Choice::from(1), |k| k.as_bytes().ct_eq(client.key_id.as_bytes()));
+            let key_ok = key_id.map_or(Choice::from(1), |k| {
+                k.as_bytes().ct_eq(client.key_id.as_bytes())
+            });
             let matched: bool = (key_ok & given.ct_eq(&client.secret_digest)).into();
             if matched && found.is_none() {
                 found = Some(client);
@@ -208,12 +224,18 @@ mod tests {
     #[test]
     fn basic_and_bearer_authenticate_to_their_tenant() {
         let reg = ClientRegistry::from_json(CLIENTS).unwrap();
-        let a = reg.authenticate(Some(&basic("shop_a", "sk_test_aaaaaaaaaaaaaaaa"))).unwrap();
+        let a = reg
+            .authenticate(Some(&basic("shop_a", "sk_test_aaaaaaaaaaaaaaaa")))
+            .unwrap();
         assert_eq!(a.tenant, "tenant-a");
         assert_eq!(a.callback_secrets.len(), 1);
-        let b = reg.authenticate(Some("Bearer sk_test_bbbbbbbbbbbbbbbb")).unwrap();
+        let b = reg
+            .authenticate(Some("Bearer sk_test_bbbbbbbbbbbbbbbb"))
+            .unwrap();
         assert_eq!(b.tenant, "tenant-b");
-        let lower = reg.authenticate(Some("bearer sk_test_bbbbbbbbbbbbbbbb")).unwrap();
+        let lower = reg
+            .authenticate(Some("bearer sk_test_bbbbbbbbbbbbbbbb"))
+            .unwrap();
         assert_eq!(lower.key_id, "shop_b");
     }
 
@@ -228,12 +250,22 @@ mod tests {
             (Some("Basic c2hvcF9h"), AuthError::Malformed), // "shop_a", no colon
             (Some("Bearer a b"), AuthError::Malformed),
             (Some("Digest abc"), AuthError::UnsupportedScheme),
-            (Some("Bearer sk_test_cccccccccccccccc"), AuthError::UnknownCredentials),
+            (
+                Some("Bearer sk_test_cccccccccccccccc"),
+                AuthError::UnknownCredentials,
+            ),
             (Some("Bearer shop_a"), AuthError::UnknownCredentials),
-            (Some("Basic c2hvcF9iOnNrX3Rlc3RfYWFhYWFhYWFhYWFhYWFhYQ=="), AuthError::UnknownCredentials), // shop_b with a's secret
+            (
+                Some("Basic c2hvcF9iOnNrX3Rlc3RfYWFhYWFhYWFhYWFhYWFhYQ=="),
+                AuthError::UnknownCredentials,
+            ), // shop_b with a's secret
         ];
         for (header, expected) in cases {
-            assert_eq!(reg.authenticate(header).unwrap_err(), expected, "{header:?}");
+            assert_eq!(
+                reg.authenticate(header).unwrap_err(),
+                expected,
+                "{header:?}"
+            );
         }
     }
 
@@ -252,7 +284,10 @@ mod tests {
         }
         let reg = ClientRegistry::from_json(CLIENTS).unwrap();
         let debug = format!("{reg:?}");
-        assert!(!debug.contains("sk_test") && !debug.contains("whsec"), "{debug}");
+        assert!(
+            !debug.contains("sk_test") && !debug.contains("whsec"),
+            "{debug}"
+        );
         let creds = parse_authorization(Some("Bearer sk_test_bbbbbbbbbbbbbbbb")).unwrap();
         assert_eq!(format!("{creds:?}"), "Bearer(<redacted>)");
     }

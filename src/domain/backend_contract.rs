@@ -30,7 +30,9 @@ impl Default for DispatchPolicy {
 
 impl DispatchPolicy {
     pub fn max_submissions(&self) -> u32 {
-        u32::try_from(self.retry_delays_ms.len()).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(self.retry_delays_ms.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     }
 
     /// The wait before the next submission after `submissions_made` transient failures,
@@ -44,18 +46,20 @@ impl DispatchPolicy {
 /// What one submission's HTTP answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendReply {
-    /// Any status but 202, 408, 429 and 5xx: the result itself.
+    /// Any status but 202, 3xx, 408, 429 and 5xx: the result itself.
     Answered(StoredResult),
     /// 202: the result will be POSTed to `/internal/requests/{id}/result`.
     Acknowledged,
-    /// 5xx, 408, 429, timeouts and network errors: submit again later.
+    /// 5xx, 408, 429, redirects (never followed), timeouts and network errors: submit again later.
     Transient(String),
 }
 
 pub fn classify_reply(status: u16, content_type: Option<String>, body: String) -> BackendReply {
     match status {
         202 => BackendReply::Acknowledged,
-        408 | 429 | 500..=599 => BackendReply::Transient(format!("backend answered HTTP {status}")),
+        300..=399 | 408 | 429 | 500..=599 => {
+            BackendReply::Transient(format!("backend answered HTTP {status}"))
+        }
         _ if body.len() > MAX_RESULT_BYTES => {
             BackendReply::Transient(format!("backend answer exceeds {MAX_RESULT_BYTES} bytes"))
         }
@@ -93,14 +97,23 @@ fn result_error(field: &str, message: &str) -> ApiError {
 
 /// Parses `{"status": <http status to mirror>, "body": <item response>}` from the backend.
 pub fn parse_result_delivery(bytes: &[u8]) -> Result<StoredResult, ApiError> {
-    let delivery: ResultDelivery = serde_json::from_slice(bytes)
-        .map_err(|_| result_error("body", "expected {\"status\": <200-599>, \"body\": <JSON item response>}"))?;
+    let delivery: ResultDelivery = serde_json::from_slice(bytes).map_err(|_| {
+        result_error(
+            "body",
+            "expected {\"status\": <200-599>, \"body\": <JSON item response>}",
+        )
+    })?;
     let status = delivery
         .status
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
         .filter(|s| (200..=599).contains(s) && *s != 202)
-        .ok_or_else(|| result_error("status", "`status` must be a final HTTP status from 200 to 599, not 202"))?;
+        .ok_or_else(|| {
+            result_error(
+                "status",
+                "`status` must be a final HTTP status from 200 to 599, not 202",
+            )
+        })?;
     Ok(StoredResult {
         status,
         content_type: "application/json".to_owned(),
@@ -121,31 +134,46 @@ mod tests {
         assert_eq!(p.delay_after(4), Some(60_000));
         assert_eq!(p.delay_after(5), None);
         let total: u64 = p.retry_delays_ms.iter().sum();
-        assert_eq!(total, 110_000, "about two minutes between the first and last try");
+        assert_eq!(
+            total, 110_000,
+            "about two minutes between the first and last try"
+        );
     }
 
     #[test]
     fn replies_are_classified() {
         let answered = |s| classify_reply(s, None, "{}".into());
         assert_eq!(answered(202), BackendReply::Acknowledged);
-        for s in [408, 429, 500, 502, 503, 599] {
+        for s in [301, 307, 408, 429, 500, 502, 503, 599] {
             assert!(matches!(answered(s), BackendReply::Transient(_)), "{s}");
         }
         for s in [200, 201, 400, 402, 409, 422] {
             match answered(s) {
-                BackendReply::Answered(r) => assert_eq!((r.status, r.content_type.as_str()), (s, "application/json")),
+                BackendReply::Answered(r) => {
+                    assert_eq!((r.status, r.content_type.as_str()), (s, "application/json"))
+                }
                 other => panic!("{s}: {other:?}"),
             }
         }
         let big = classify_reply(200, None, "x".repeat(MAX_RESULT_BYTES + 1));
         assert!(matches!(big, BackendReply::Transient(_)));
         let typed = classify_reply(200, Some("text/plain".into()), "ok".into());
-        assert_eq!(typed, BackendReply::Answered(StoredResult { status: 200, content_type: "text/plain".into(), body: "ok".into() }));
+        assert_eq!(
+            typed,
+            BackendReply::Answered(StoredResult {
+                status: 200,
+                content_type: "text/plain".into(),
+                body: "ok".into()
+            })
+        );
     }
 
     #[test]
     fn result_deliveries_are_validated() {
-        let ok = parse_result_delivery(br#"{"status": 422, "body": {"items": {"state": "payment_failed"}}}"#).unwrap();
+        let ok = parse_result_delivery(
+            br#"{"status": 422, "body": {"items": {"state": "payment_failed"}}}"#,
+        )
+        .unwrap();
         assert_eq!(ok.status, 422);
         assert_eq!(ok.body, r#"{"items":{"state":"payment_failed"}}"#);
         for bad in [
@@ -156,7 +184,12 @@ mod tests {
             br#"{"status": 200, "body": {}, "extra": 1}"#,
             b"nope",
         ] {
-            assert_eq!(parse_result_delivery(bad).unwrap_err().status(), 400, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_result_delivery(bad).unwrap_err().status(),
+                400,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -52,19 +52,37 @@ impl CallbackTemplate {
                 .into_owned()
         };
         if decoded.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(invalid("must not contain spaces or control characters".to_owned()));
+            return Err(invalid(
+                "must not contain spaces or control characters".to_owned(),
+            ));
         }
         check_placeholders(&decoded).map_err(invalid)?;
 
         // Placeholders may only vary the path and query: render with two different values
         // and require the same origin.
-        let a = render_raw(&decoded, &CallbackVars { item: "a", account: "a", uuid: "a" });
-        let b = render_raw(&decoded, &CallbackVars { item: "b", account: "b", uuid: "b" });
+        let a = render_raw(
+            &decoded,
+            &CallbackVars {
+                item: "a",
+                account: "a",
+                uuid: "a",
+            },
+        );
+        let b = render_raw(
+            &decoded,
+            &CallbackVars {
+                item: "b",
+                account: "b",
+                uuid: "b",
+            },
+        );
         let (Ok(url_a), Ok(url_b)) = (Url::parse(&a), Url::parse(&b)) else {
             return Err(invalid("must be an absolute URL".to_owned()));
         };
         if url_a.origin() != url_b.origin() {
-            return Err(invalid("may only use placeholders in the path and query".to_owned()));
+            return Err(invalid(
+                "may only use placeholders in the path and query".to_owned(),
+            ));
         }
         policy.check(&url_a).map_err(invalid)?;
         Ok(Self(decoded))
@@ -127,8 +145,16 @@ mod tests {
 
     #[test]
     fn accepts_plain_and_url_encoded_templates() {
-        let plain = CallbackTemplate::parse("callback", "https://shop.example.com/cb/{item}?req={uuid}", PROD).unwrap();
-        assert_eq!(plain.as_str(), "https://shop.example.com/cb/{item}?req={uuid}");
+        let plain = CallbackTemplate::parse(
+            "callback",
+            "https://shop.example.com/cb/{item}?req={uuid}",
+            PROD,
+        )
+        .unwrap();
+        assert_eq!(
+            plain.as_str(),
+            "https://shop.example.com/cb/{item}?req={uuid}"
+        );
         let encoded = CallbackTemplate::parse(
             "callback",
             "https%3A%2F%2Fshop.example.com%2Fcb%2F%7Bitem%7D%3Freq%3D%7Buuid%7D",
@@ -141,7 +167,8 @@ mod tests {
     #[test]
     fn decodes_exactly_once() {
         // %2520 decodes to %20 once, and stays %20 (not a space).
-        let t = CallbackTemplate::parse("callback", "https%3A%2F%2Fa.example.com%2Fx%2520y", PROD).unwrap();
+        let t = CallbackTemplate::parse("callback", "https%3A%2F%2Fa.example.com%2Fx%2520y", PROD)
+            .unwrap();
         assert_eq!(t.as_str(), "https://a.example.com/x%20y");
     }
 
@@ -161,15 +188,29 @@ mod tests {
         ];
         for (raw, code) in cases {
             let err = CallbackTemplate::parse("callback", raw, PROD).unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("callback", code), "{raw:?}");
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("callback", code),
+                "{raw:?}"
+            );
         }
         let long = format!("https://a.example.com/{}", "x".repeat(2048));
-        assert_eq!(CallbackTemplate::parse("callback", &long, PROD).unwrap_err().code, "too_long");
+        assert_eq!(
+            CallbackTemplate::parse("callback", &long, PROD)
+                .unwrap_err()
+                .code,
+            "too_long"
+        );
     }
 
     #[test]
     fn renders_percent_encoded_values() {
-        let t = CallbackTemplate::parse("callback", "http://127.0.0.1:9/cb/{item}/{account}?id={uuid}", DEV).unwrap();
+        let t = CallbackTemplate::parse(
+            "callback",
+            "http://127.0.0.1:9/cb/{item}/{account}?id={uuid}",
+            DEV,
+        )
+        .unwrap();
         let url = t
             .render(
                 &CallbackVars {
@@ -185,7 +226,11 @@ mod tests {
             "http://127.0.0.1:9/cb/a%20b%2Fc%3Fd/0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f?id=abc"
         );
         // The same template is refused at send time under the production policy.
-        let vars = CallbackVars { item: "i", account: "a", uuid: "u" };
+        let vars = CallbackVars {
+            item: "i",
+            account: "a",
+            uuid: "u",
+        };
         assert!(t.render(&vars, PROD).is_err());
     }
 }

@@ -36,7 +36,9 @@ fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, St
 fn parse_u64(name: &str, raw: Option<String>, default: u64) -> Result<u64, String> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(default),
-        Some(v) => v.parse().map_err(|_| format!("{name} must be a whole number")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number")),
     }
 }
 
@@ -54,12 +56,14 @@ fn parse_list(name: &str, raw: Option<String>, default: &[u64]) -> Result<Vec<u6
 impl GatewayConfig {
     /// Reads every setting through `get` (the Worker's env on the edge, a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let clients = ClientRegistry::from_json(&get("API_CLIENTS").ok_or("API_CLIENTS is not set")?)?;
+        let clients =
+            ClientRegistry::from_json(&get("API_CLIENTS").ok_or("API_CLIENTS is not set")?)?;
         if clients.is_empty() {
             return Err("API_CLIENTS lists no clients".to_owned());
         }
         let backend_url = get("BACKEND_URL").ok_or("BACKEND_URL is not set")?;
-        let backend_url = Url::parse(backend_url.trim()).map_err(|_| "BACKEND_URL must be an absolute URL")?;
+        let backend_url =
+            Url::parse(backend_url.trim()).map_err(|_| "BACKEND_URL must be an absolute URL")?;
         if !matches!(backend_url.scheme(), "http" | "https") {
             return Err("BACKEND_URL must be http or https".to_owned());
         }
@@ -74,12 +78,26 @@ impl GatewayConfig {
         }
         let defaults = DispatchPolicy::default();
         let dispatch = DispatchPolicy {
-            timeout_ms: parse_u64("DISPATCH_TIMEOUT_MS", get("DISPATCH_TIMEOUT_MS"), defaults.timeout_ms)?,
-            retry_delays_ms: parse_list("DISPATCH_RETRY_DELAYS_MS", get("DISPATCH_RETRY_DELAYS_MS"), &defaults.retry_delays_ms)?,
+            timeout_ms: parse_u64(
+                "DISPATCH_TIMEOUT_MS",
+                get("DISPATCH_TIMEOUT_MS"),
+                defaults.timeout_ms,
+            )?,
+            retry_delays_ms: parse_list(
+                "DISPATCH_RETRY_DELAYS_MS",
+                get("DISPATCH_RETRY_DELAYS_MS"),
+                &defaults.retry_delays_ms,
+            )?,
         };
         let lifetimes = Lifetimes {
-            result_timeout_ms: parse_u64("RESULT_TIMEOUT_SECS", get("RESULT_TIMEOUT_SECS"), 86_400)?.saturating_mul(SECOND_MS),
-            retention_ms: parse_u64("RETENTION_DAYS", get("RETENTION_DAYS"), 7)?.saturating_mul(DAY_MS),
+            result_timeout_ms: parse_u64(
+                "RESULT_TIMEOUT_SECS",
+                get("RESULT_TIMEOUT_SECS"),
+                86_400,
+            )?
+            .saturating_mul(SECOND_MS),
+            retention_ms: parse_u64("RETENTION_DAYS", get("RETENTION_DAYS"), 7)?
+                .saturating_mul(DAY_MS),
         };
         Ok(Self {
             clients,
@@ -87,7 +105,11 @@ impl GatewayConfig {
             backend_secrets,
             sandbox_enabled: parse_bool("SANDBOX_ENABLED", get("SANDBOX_ENABLED"), false)?,
             callback_policy: CallbackPolicy {
-                allow_insecure: parse_bool("ALLOW_INSECURE_CALLBACKS", get("ALLOW_INSECURE_CALLBACKS"), false)?,
+                allow_insecure: parse_bool(
+                    "ALLOW_INSECURE_CALLBACKS",
+                    get("ALLOW_INSECURE_CALLBACKS"),
+                    false,
+                )?,
             },
             dispatch,
             lifetimes,
@@ -96,7 +118,10 @@ impl GatewayConfig {
 
     /// `{BACKEND_URL}/payments`, keeping any path prefix of the base URL.
     pub fn backend_payments_url(&self) -> String {
-        format!("{}/payments", self.backend_url.as_str().trim_end_matches('/'))
+        format!(
+            "{}/payments",
+            self.backend_url.as_str().trim_end_matches('/')
+        )
     }
 }
 
@@ -107,9 +132,15 @@ mod tests {
 
     fn base() -> HashMap<&'static str, String> {
         HashMap::from([
-            ("API_CLIENTS", r#"[{"key_id":"k","secret":"sk_test_0123456789abcdef","tenant":"t"}]"#.to_owned()),
+            (
+                "API_CLIENTS",
+                r#"[{"key_id":"k","secret":"sk_test_0123456789abcdef","tenant":"t"}]"#.to_owned(),
+            ),
             ("BACKEND_URL", "http://127.0.0.1:8787/sandbox/".to_owned()),
-            ("BACKEND_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
+            (
+                "BACKEND_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            ),
         ])
     }
 
@@ -125,7 +156,10 @@ mod tests {
         assert_eq!(c.dispatch, DispatchPolicy::default());
         assert_eq!(c.lifetimes.result_timeout_ms, 86_400_000);
         assert_eq!(c.lifetimes.retention_ms, 7 * DAY_MS);
-        assert_eq!(c.backend_payments_url(), "http://127.0.0.1:8787/sandbox/payments");
+        assert_eq!(
+            c.backend_payments_url(),
+            "http://127.0.0.1:8787/sandbox/payments"
+        );
     }
 
     #[test]

@@ -124,7 +124,10 @@ mod tests {
         ] {
             assert_eq!(ItemId::parse(raw).unwrap_err().code, code, "{raw:?}");
         }
-        assert_eq!(ItemId::parse(&"a".repeat(129)).unwrap_err().code, "too_long");
+        assert_eq!(
+            ItemId::parse(&"a".repeat(129)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]
@@ -144,7 +147,10 @@ mod tests {
         assert_eq!(RequestId::parse(&text), Some(id));
         assert_eq!(RequestId::parse(&text.to_uppercase()), Some(id));
         // Hyphenated, wrong length, non-hex and non-v4 forms are refused.
-        assert_eq!(RequestId::parse("0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f"), None);
+        assert_eq!(
+            RequestId::parse("0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f"),
+            None
+        );
         assert_eq!(RequestId::parse("zz0e3f6e5b8a4c1e9d2f3a4b5c6d7e8f"), None);
         assert_eq!(RequestId::parse("0b0e3f6e5b8a1c1e9d2f3a4b5c6d7e8f"), None);
         assert_eq!(RequestId::parse(""), None);

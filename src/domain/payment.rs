@@ -48,7 +48,12 @@ pub struct NewPayment {
 impl NewPayment {
     /// The name of the item-lock object that serialises payments for this subject.
     pub fn lock_name(&self) -> String {
-        format!("{}/{}/{}", self.tenant, self.dialect.subject_kind(), self.subject)
+        format!(
+            "{}/{}/{}",
+            self.tenant,
+            self.dialect.subject_kind(),
+            self.subject
+        )
     }
 }
 

@@ -19,7 +19,11 @@ pub fn render(error: &ApiError, instance: &str) -> Value {
     if let ApiError::Validation(fields) = error {
         doc["errors"] = json!(fields);
     }
-    if let ApiError::InFlight { request_id, status_link } = error {
+    if let ApiError::InFlight {
+        request_id,
+        status_link,
+    } = error
+    {
         doc["request_id"] = json!(request_id);
         doc["links"] = json!({ "status": status_link });
     }
@@ -33,7 +37,10 @@ mod tests {
 
     #[test]
     fn validation_problem_lists_fields() {
-        let e = ApiError::Validation(vec![FieldError::missing("account_id"), FieldError::new("wait", "invalid", "bad wait")]);
+        let e = ApiError::Validation(vec![
+            FieldError::missing("account_id"),
+            FieldError::new("wait", "invalid", "bad wait"),
+        ]);
         let doc = render(&e, "/items/x/make_payment");
         assert_eq!(doc["status"], 400);
         assert_eq!(doc["code"], "validation_failed");
@@ -52,7 +59,10 @@ mod tests {
         let doc = render(&e, "/items/x/make_payment");
         assert_eq!(doc["status"], 409);
         assert_eq!(doc["title"], "duplicate request conflict");
-        assert_eq!(doc["links"]["status"], "https://pay.example.com/request/abc/status");
+        assert_eq!(
+            doc["links"]["status"],
+            "https://pay.example.com/request/abc/status"
+        );
         assert!(doc.get("errors").is_none());
     }
 }

@@ -17,9 +17,18 @@ pub enum BodyFormat {
 }
 
 /// Picks the decoder from `Content-Type`. A missing type is accepted only for an empty body.
-pub fn body_format(content_type: Option<&str>, body_is_empty: bool) -> Result<Option<BodyFormat>, ApiError> {
+pub fn body_format(
+    content_type: Option<&str>,
+    body_is_empty: bool,
+) -> Result<Option<BodyFormat>, ApiError> {
     let essence = content_type
-        .map(|ct| ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|ct| !ct.is_empty());
     match essence.as_deref() {
         None if body_is_empty => Ok(None),
@@ -50,14 +59,18 @@ fn body_error(message: impl Into<String>) -> ApiError {
 }
 
 /// Decodes a body into top-level fields. Form values become JSON strings.
-pub fn parse_fields(format: Option<BodyFormat>, body: &[u8]) -> Result<BTreeMap<String, Value>, ApiError> {
+pub fn parse_fields(
+    format: Option<BodyFormat>,
+    body: &[u8],
+) -> Result<BTreeMap<String, Value>, ApiError> {
     match format {
         None => Ok(BTreeMap::new()),
         Some(BodyFormat::Json) => {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(BTreeMap::new());
             }
-            let text = std::str::from_utf8(body).map_err(|_| body_error("the body is not valid UTF-8"))?;
+            let text =
+                std::str::from_utf8(body).map_err(|_| body_error("the body is not valid UTF-8"))?;
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
                 Ok(_) => Err(body_error("the JSON body must be an object")),
@@ -70,7 +83,10 @@ pub fn parse_fields(format: Option<BodyFormat>, body: &[u8]) -> Result<BTreeMap<
         }
         Some(BodyFormat::Form) => parse_form(body).map(|pairs| {
             // Duplicates were refused in parse_form, so collecting loses nothing.
-            pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
         }),
     }
 }
@@ -78,7 +94,10 @@ pub fn parse_fields(format: Option<BodyFormat>, body: &[u8]) -> Result<BTreeMap<
 /// `application/x-www-form-urlencoded` pairs, strictly: bad UTF-8 and repeated names are errors.
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     let decode = |part: &[u8]| -> Result<String, ApiError> {
-        let plus_as_space: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        let plus_as_space: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
         percent_decode(&plus_as_space)
             .decode_utf8()
             .map(|s| s.into_owned())
@@ -105,11 +124,18 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// Reads an optional string field; any other JSON type is an error naming the field.
-pub fn optional_string<'a>(fields: &'a BTreeMap<String, Value>, name: &str) -> Result<Option<&'a str>, FieldError> {
+pub fn optional_string<'a>(
+    fields: &'a BTreeMap<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, FieldError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(FieldError::new(name, "invalid_type", format!("`{name}` must be a string"))),
+        Some(_) => Err(FieldError::new(
+            name,
+            "invalid_type",
+            format!("`{name}` must be a string"),
+        )),
     }
 }
 
@@ -119,12 +145,29 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(body_format(Some("application/json; charset=utf-8"), false), Ok(Some(BodyFormat::Json)));
-        assert_eq!(body_format(Some("Application/JSON"), false), Ok(Some(BodyFormat::Json)));
-        assert_eq!(body_format(Some("application/merge-patch+json"), false), Ok(Some(BodyFormat::Json)));
-        assert_eq!(body_format(Some("application/x-www-form-urlencoded"), false), Ok(Some(BodyFormat::Form)));
+        assert_eq!(
+            body_format(Some("application/json; charset=utf-8"), false),
+            Ok(Some(BodyFormat::Json))
+        );
+        assert_eq!(
+            body_format(Some("Application/JSON"), false),
+            Ok(Some(BodyFormat::Json))
+        );
+        assert_eq!(
+            body_format(Some("application/merge-patch+json"), false),
+            Ok(Some(BodyFormat::Json))
+        );
+        assert_eq!(
+            body_format(Some("application/x-www-form-urlencoded"), false),
+            Ok(Some(BodyFormat::Form))
+        );
         assert_eq!(body_format(None, true), Ok(None));
-        for ct in [None, Some("text/plain"), Some("multipart/form-data; boundary=x"), Some("application/xml")] {
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/xml"),
+        ] {
             assert_eq!(body_format(ct, false).unwrap_err().status(), 415, "{ct:?}");
         }
     }
@@ -139,7 +182,9 @@ mod tests {
     fn json_bodies() {
         let f = parse_fields(Some(BodyFormat::Json), br#"{"a": 1, "b": "x"}"#).unwrap();
         assert_eq!(f.len(), 2);
-        assert!(parse_fields(Some(BodyFormat::Json), b"  ").unwrap().is_empty());
+        assert!(parse_fields(Some(BodyFormat::Json), b"  ")
+            .unwrap()
+            .is_empty());
         for bad in [&b"[1]"[..], b"{", b"\"x\"", b"{\"a\": \xff}"] {
             let err = parse_fields(Some(BodyFormat::Json), bad).unwrap_err();
             assert_eq!(err.field_errors()[0].field, "body", "{bad:?}");

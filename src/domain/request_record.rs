@@ -84,7 +84,12 @@ pub enum ResultOutcome {
 
 impl RequestRecord {
     /// A freshly accepted request, due for its first submission now.
-    pub fn accept(request_id: String, payment: NewPayment, now_ms: u64, lifetimes: &Lifetimes) -> Self {
+    pub fn accept(
+        request_id: String,
+        payment: NewPayment,
+        now_ms: u64,
+        lifetimes: &Lifetimes,
+    ) -> Self {
         let lock_name = payment.lock_name();
         Self {
             request_id,
@@ -116,12 +121,21 @@ impl RequestRecord {
     pub fn begin_submission(&mut self, now_ms: u64, policy: &DispatchPolicy) {
         self.submission_count = self.submission_count.saturating_add(1);
         let backoff = policy.retry_delays_ms.first().copied().unwrap_or(0);
-        self.next_dispatch_ms = Some(now_ms.saturating_add(policy.timeout_ms).saturating_add(backoff));
+        self.next_dispatch_ms = Some(
+            now_ms
+                .saturating_add(policy.timeout_ms)
+                .saturating_add(backoff),
+        );
         self.last_updated_ms = now_ms;
     }
 
     /// Applies the answer to a submission made earlier.
-    pub fn apply_reply(&mut self, reply: BackendReply, now_ms: u64, policy: &DispatchPolicy) -> Applied {
+    pub fn apply_reply(
+        &mut self,
+        reply: BackendReply,
+        now_ms: u64,
+        policy: &DispatchPolicy,
+    ) -> Applied {
         if self.state.is_terminal() {
             return Applied::Ignored;
         }
@@ -144,7 +158,10 @@ impl RequestRecord {
                     Applied::RetryAt(due)
                 }
                 None => {
-                    let why = format!("{reason}; gave up after {} submissions", self.submission_count);
+                    let why = format!(
+                        "{reason}; gave up after {} submissions",
+                        self.submission_count
+                    );
                     self.finish(Event::GaveUp, None, Some(why), now_ms);
                     Applied::Failed
                 }
@@ -155,7 +172,9 @@ impl RequestRecord {
     /// Stores a result delivered on the async path (`POST /internal/requests/{id}/result`).
     pub fn deliver_result(&mut self, result: StoredResult, now_ms: u64) -> ResultOutcome {
         match (&self.state, &self.result) {
-            (RequestState::Completed, Some(existing)) if *existing == result => ResultOutcome::AlreadyStored,
+            (RequestState::Completed, Some(existing)) if *existing == result => {
+                ResultOutcome::AlreadyStored
+            }
             (state, _) if state.is_terminal() => ResultOutcome::Conflict,
             _ => {
                 self.finish(Event::ResultArrived, Some(result), None, now_ms);
@@ -169,11 +188,22 @@ impl RequestRecord {
         if self.state.is_terminal() || now_ms < self.expires_ms {
             return false;
         }
-        self.finish(Event::GaveUp, None, Some("expired before the backend answered".to_owned()), now_ms);
+        self.finish(
+            Event::GaveUp,
+            None,
+            Some("expired before the backend answered".to_owned()),
+            now_ms,
+        );
         true
     }
 
-    fn finish(&mut self, event: Event, result: Option<StoredResult>, reason: Option<String>, now_ms: u64) {
+    fn finish(
+        &mut self,
+        event: Event,
+        result: Option<StoredResult>,
+        reason: Option<String>,
+        now_ms: u64,
+    ) {
         if let Ok(next) = self.state.on(event) {
             self.state = next;
             self.result = result;
@@ -193,7 +223,9 @@ impl RequestRecord {
     /// When the object's alarm should next fire.
     pub fn next_alarm_ms(&self, now_ms: u64, lifetimes: &Lifetimes) -> u64 {
         if !self.state.is_terminal() {
-            return self.next_dispatch_ms.map_or(self.expires_ms, |due| due.min(self.expires_ms));
+            return self
+                .next_dispatch_ms
+                .map_or(self.expires_ms, |due| due.min(self.expires_ms));
         }
         if !self.lock_released {
             return now_ms.saturating_add(LOCK_RELEASE_RETRY_MS);
@@ -319,7 +351,11 @@ mod tests {
         assert!(r.dispatch_due(1_000));
         r.begin_submission(1_000, &policy());
         assert_eq!((r.submission_count, r.next_dispatch_ms), (1, Some(1_110)));
-        let applied = r.apply_reply(classify_reply(422, None, "{\"items\":{}}".into()), 1_050, &policy());
+        let applied = r.apply_reply(
+            classify_reply(422, None, "{\"items\":{}}".into()),
+            1_050,
+            &policy(),
+        );
         assert_eq!(applied, Applied::Completed);
         assert_eq!(r.state, RequestState::Completed);
         assert_eq!(r.result.as_ref().map(|x| x.status), Some(422));
@@ -332,41 +368,83 @@ mod tests {
         let mut r = record();
         let p = policy();
         r.begin_submission(1_000, &p);
-        assert_eq!(r.apply_reply(BackendReply::Transient("500".into()), 1_001, &p), Applied::RetryAt(1_011));
+        assert_eq!(
+            r.apply_reply(BackendReply::Transient("500".into()), 1_001, &p),
+            Applied::RetryAt(1_011)
+        );
         r.begin_submission(1_011, &p);
-        assert_eq!(r.apply_reply(BackendReply::Transient("500".into()), 1_012, &p), Applied::RetryAt(1_032));
+        assert_eq!(
+            r.apply_reply(BackendReply::Transient("500".into()), 1_012, &p),
+            Applied::RetryAt(1_032)
+        );
         r.begin_submission(1_032, &p);
-        assert_eq!(r.apply_reply(BackendReply::Transient("timeout".into()), 1_033, &p), Applied::Failed);
+        assert_eq!(
+            r.apply_reply(BackendReply::Transient("timeout".into()), 1_033, &p),
+            Applied::Failed
+        );
         assert_eq!(r.state, RequestState::Failed);
         assert_eq!(r.submission_count, 3);
-        assert!(r.failure_reason.as_deref().unwrap_or_default().contains("3 submissions"));
+        assert!(r
+            .failure_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("3 submissions"));
     }
 
     #[test]
     fn acknowledged_waits_for_async_result_and_rejects_a_different_one() {
         let mut r = record();
         r.begin_submission(1_000, &policy());
-        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 1_001, &policy()), Applied::Acknowledged);
-        assert_eq!((r.state, r.next_dispatch_ms), (RequestState::Submitted, None));
+        assert_eq!(
+            r.apply_reply(BackendReply::Acknowledged, 1_001, &policy()),
+            Applied::Acknowledged
+        );
+        assert_eq!(
+            (r.state, r.next_dispatch_ms),
+            (RequestState::Submitted, None)
+        );
         assert_eq!(r.next_alarm_ms(1_001, &LIFE), r.expires_ms);
-        let result = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
-        assert_eq!(r.deliver_result(result.clone(), 2_000), ResultOutcome::Stored);
-        assert_eq!(r.deliver_result(result.clone(), 2_001), ResultOutcome::AlreadyStored);
-        let other = StoredResult { status: 422, ..result };
+        let result = StoredResult {
+            status: 200,
+            content_type: "application/json".into(),
+            body: "{}".into(),
+        };
+        assert_eq!(
+            r.deliver_result(result.clone(), 2_000),
+            ResultOutcome::Stored
+        );
+        assert_eq!(
+            r.deliver_result(result.clone(), 2_001),
+            ResultOutcome::AlreadyStored
+        );
+        let other = StoredResult {
+            status: 422,
+            ..result
+        };
         assert_eq!(r.deliver_result(other, 2_002), ResultOutcome::Conflict);
         assert_eq!(r.result.as_ref().map(|x| x.status), Some(200));
         assert_eq!(r.last_updated_ms, 2_000);
         // A late synchronous answer for a completed request changes nothing.
-        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 3_000, &policy()), Applied::Ignored);
+        assert_eq!(
+            r.apply_reply(BackendReply::Acknowledged, 3_000, &policy()),
+            Applied::Ignored
+        );
     }
 
     #[test]
     fn result_may_overtake_the_acknowledgement() {
         let mut r = record();
         r.begin_submission(1_000, &policy());
-        let result = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
+        let result = StoredResult {
+            status: 200,
+            content_type: "application/json".into(),
+            body: "{}".into(),
+        };
         assert_eq!(r.deliver_result(result, 1_005), ResultOutcome::Stored);
-        assert_eq!(r.apply_reply(BackendReply::Acknowledged, 1_010, &policy()), Applied::Ignored);
+        assert_eq!(
+            r.apply_reply(BackendReply::Acknowledged, 1_010, &policy()),
+            Applied::Ignored
+        );
         assert_eq!(r.state, RequestState::Completed);
     }
 
@@ -378,10 +456,17 @@ mod tests {
         assert!(!r.expire_if_due(60_999));
         assert!(r.expire_if_due(61_000));
         assert_eq!(r.state, RequestState::Failed);
-        let late = StoredResult { status: 200, content_type: "application/json".into(), body: "{}".into() };
+        let late = StoredResult {
+            status: 200,
+            content_type: "application/json".into(),
+            body: "{}".into(),
+        };
         assert_eq!(r.deliver_result(late, 61_001), ResultOutcome::Conflict);
         // Lock not yet released: the alarm retries the release soon.
-        assert_eq!(r.next_alarm_ms(61_000, &LIFE), 61_000 + LOCK_RELEASE_RETRY_MS);
+        assert_eq!(
+            r.next_alarm_ms(61_000, &LIFE),
+            61_000 + LOCK_RELEASE_RETRY_MS
+        );
         assert!(!r.purgeable(u64::MAX, &LIFE));
         r.lock_released = true;
         assert_eq!(r.next_alarm_ms(61_000, &LIFE), 61_000 + LIFE.retention_ms);
@@ -398,9 +483,17 @@ mod tests {
         assert_eq!(v["state"], "accepted");
         assert_eq!(v["submission_count"], 0);
         assert_eq!(v["last_updated"], "1970-01-01T00:00:01.000Z");
-        assert_eq!(v["links"]["status"], "http://127.0.0.1:8787/request/r1/status");
-        assert_eq!(v["links"]["callbacks"], "http://127.0.0.1:8787/request/r1/callbacks");
+        assert_eq!(
+            v["links"]["status"],
+            "http://127.0.0.1:8787/request/r1/status"
+        );
+        assert_eq!(
+            v["links"]["callbacks"],
+            "http://127.0.0.1:8787/request/r1/callbacks"
+        );
         let no_cb = Links::new("https://pay.example.com", "r1", false);
-        assert!(r.view().status_object(&no_cb)["links"].get("callbacks").is_none());
+        assert!(r.view().status_object(&no_cb)["links"]
+            .get("callbacks")
+            .is_none());
     }
 }

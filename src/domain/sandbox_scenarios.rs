@@ -33,7 +33,10 @@ pub const MAX_ASYNC_SECS: u32 = 25;
 fn last_group_decimal(uuid: &Uuid) -> Option<u32> {
     let simple = uuid.simple().to_string();
     let last = simple.get(20..)?;
-    last.bytes().all(|b| b.is_ascii_digit()).then(|| last.parse().ok()).flatten()
+    last.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| last.parse().ok())
+        .flatten()
 }
 
 fn scenario_of(uuid: &Uuid) -> Option<Scenario> {
@@ -80,13 +83,24 @@ pub fn scenario_for(fields: &Map<String, Value>) -> Scenario {
 /// What the sandbox answers to one submission.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SandboxReply {
-    Now { status: u16, body: Value },
+    Now {
+        status: u16,
+        body: Value,
+    },
     /// `202`, and `later` is delivered to the result endpoint after `after_secs`.
-    Accepted { later: Option<(u32, Value)> },
+    Accepted {
+        later: Option<(u32, Value)>,
+    },
 }
 
 /// A Zai-style item response.
-pub fn item_response(subject: &str, request_id: &str, state: &str, status: u32, now_ms: u64) -> Value {
+pub fn item_response(
+    subject: &str,
+    request_id: &str,
+    state: &str,
+    status: u32,
+    now_ms: u64,
+) -> Value {
     json!({
         "items": {
             "id": subject,
@@ -100,24 +114,41 @@ pub fn item_response(subject: &str, request_id: &str, state: &str, status: u32, 
 }
 
 /// The sandbox's answer to submission number `submission_count` (1-based).
-pub fn reply_for(scenario: Scenario, subject: &str, request_id: &str, submission_count: u32, now_ms: u64) -> SandboxReply {
+pub fn reply_for(
+    scenario: Scenario,
+    subject: &str,
+    request_id: &str,
+    submission_count: u32,
+    now_ms: u64,
+) -> SandboxReply {
     let item = |state: &str, status: u32| item_response(subject, request_id, state, status, now_ms);
     match scenario {
-        Scenario::Succeed => SandboxReply::Now { status: 200, body: item("completed", 22500) },
-        Scenario::Held => SandboxReply::Now { status: 200, body: item("payment_held", 22175) },
+        Scenario::Succeed => SandboxReply::Now {
+            status: 200,
+            body: item("completed", 22500),
+        },
+        Scenario::Held => SandboxReply::Now {
+            status: 200,
+            body: item("payment_held", 22175),
+        },
         Scenario::Decline => {
             let mut body = item("payment_required", 22100);
             body["errors"] = json!({ "base": ["The payment was declined (sandbox)"] });
             SandboxReply::Now { status: 422, body }
         }
-        Scenario::ServerError { failing_submissions } => {
+        Scenario::ServerError {
+            failing_submissions,
+        } => {
             if failing_submissions == 0 || submission_count <= failing_submissions {
                 SandboxReply::Now {
                     status: 500,
                     body: json!({ "errors": { "base": ["sandbox backend error"] } }),
                 }
             } else {
-                SandboxReply::Now { status: 200, body: item("completed", 22500) }
+                SandboxReply::Now {
+                    status: 200,
+                    body: item("completed", 22500),
+                }
             }
         }
         Scenario::SucceedLater { after_secs } => SandboxReply::Accepted {
@@ -141,14 +172,39 @@ mod tests {
     fn magic_accounts() {
         let cases = [
             ("0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f", Scenario::Succeed),
-            ("a5c00000-0000-4000-8000-000000000003", Scenario::SucceedLater { after_secs: 3 }),
-            ("a5c00000-0000-4000-8000-000000000000", Scenario::SucceedLater { after_secs: 2 }),
-            ("a5c00000-0000-4000-8000-000000000099", Scenario::SucceedLater { after_secs: 25 }),
-            ("a5c00000-0000-4000-8000-00000000000f", Scenario::SucceedLater { after_secs: 2 }),
+            (
+                "a5c00000-0000-4000-8000-000000000003",
+                Scenario::SucceedLater { after_secs: 3 },
+            ),
+            (
+                "a5c00000-0000-4000-8000-000000000000",
+                Scenario::SucceedLater { after_secs: 2 },
+            ),
+            (
+                "a5c00000-0000-4000-8000-000000000099",
+                Scenario::SucceedLater { after_secs: 25 },
+            ),
+            (
+                "a5c00000-0000-4000-8000-00000000000f",
+                Scenario::SucceedLater { after_secs: 2 },
+            ),
             ("dec11e00-0000-4000-8000-000000000000", Scenario::Decline),
-            ("5e500000-0000-4000-8000-000000000002", Scenario::ServerError { failing_submissions: 2 }),
-            ("5e500000-0000-4000-8000-000000000000", Scenario::ServerError { failing_submissions: 0 }),
-            ("deadbeef-0000-4000-8000-000000000000", Scenario::NeverAnswer),
+            (
+                "5e500000-0000-4000-8000-000000000002",
+                Scenario::ServerError {
+                    failing_submissions: 2,
+                },
+            ),
+            (
+                "5e500000-0000-4000-8000-000000000000",
+                Scenario::ServerError {
+                    failing_submissions: 0,
+                },
+            ),
+            (
+                "deadbeef-0000-4000-8000-000000000000",
+                Scenario::NeverAnswer,
+            ),
             ("4e1d0000-0000-4000-8000-000000000000", Scenario::Held),
         ];
         for (account, scenario) in cases {
@@ -159,7 +215,10 @@ mod tests {
     #[test]
     fn payment_method_values_also_select() {
         let mut fields = Map::new();
-        fields.insert("payment_method".into(), json!({"token": "dec11e00-0000-4000-8000-000000000000"}));
+        fields.insert(
+            "payment_method".into(),
+            json!({"token": "dec11e00-0000-4000-8000-000000000000"}),
+        );
         assert_eq!(scenario_for(&fields), Scenario::Decline);
         assert_eq!(scenario_for(&Map::new()), Scenario::Succeed);
     }
@@ -172,12 +231,38 @@ mod tests {
         };
         assert_eq!(status(Scenario::Succeed, 1), 200);
         assert_eq!(status(Scenario::Decline, 1), 422);
-        assert_eq!(status(Scenario::ServerError { failing_submissions: 2 }, 2), 500);
-        assert_eq!(status(Scenario::ServerError { failing_submissions: 2 }, 3), 200);
-        assert_eq!(status(Scenario::ServerError { failing_submissions: 0 }, 99), 500);
+        assert_eq!(
+            status(
+                Scenario::ServerError {
+                    failing_submissions: 2
+                },
+                2
+            ),
+            500
+        );
+        assert_eq!(
+            status(
+                Scenario::ServerError {
+                    failing_submissions: 2
+                },
+                3
+            ),
+            200
+        );
+        assert_eq!(
+            status(
+                Scenario::ServerError {
+                    failing_submissions: 0
+                },
+                99
+            ),
+            500
+        );
         assert_eq!(status(Scenario::NeverAnswer, 1), 202);
         match reply_for(Scenario::SucceedLater { after_secs: 3 }, "i", "r", 1, 0) {
-            SandboxReply::Accepted { later: Some((3, body)) } => assert_eq!(body["items"]["status"], 22500),
+            SandboxReply::Accepted {
+                later: Some((3, body)),
+            } => assert_eq!(body["items"]["status"], 22500),
             other => panic!("{other:?}"),
         }
         match reply_for(Scenario::Decline, "order-9", "r", 1, 0) {

@@ -31,8 +31,13 @@ impl SigningSecret {
 
     /// Parses `whsec_<base64>`; the key must be 24–64 bytes, as Standard Webhooks requires.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let encoded = raw.trim().strip_prefix(Self::PREFIX).ok_or("a signing secret must start with whsec_")?;
-        let key = B64.decode(encoded).map_err(|_| "a signing secret must be whsec_ followed by base64")?;
+        let encoded = raw
+            .trim()
+            .strip_prefix(Self::PREFIX)
+            .ok_or("a signing secret must start with whsec_")?;
+        let key = B64
+            .decode(encoded)
+            .map_err(|_| "a signing secret must be whsec_ followed by base64")?;
         if !(24..=64).contains(&key.len()) {
             return Err("a signing secret must hold 24 to 64 bytes of key");
         }
@@ -41,7 +46,9 @@ impl SigningSecret {
 
     /// `v1,<base64 signature>` for one message.
     pub fn sign(&self, msg_id: &str, timestamp: u64, body: &[u8]) -> String {
-        let mac = self.message_mac(msg_id, timestamp, body).map(|m| m.finalize().into_bytes().to_vec());
+        let mac = self
+            .message_mac(msg_id, timestamp, body)
+            .map(|m| m.finalize().into_bytes().to_vec());
         format!("v1,{}", B64.encode(mac.unwrap_or_default()))
     }
 
@@ -58,7 +65,10 @@ impl SigningSecret {
     }
 
     fn verify_one(&self, msg_id: &str, timestamp: u64, body: &[u8], signature_b64: &str) -> bool {
-        let (Ok(given), Some(mac)) = (B64.decode(signature_b64), self.message_mac(msg_id, timestamp, body)) else {
+        let (Ok(given), Some(mac)) = (
+            B64.decode(signature_b64),
+            self.message_mac(msg_id, timestamp, body),
+        ) else {
             return false;
         };
         // verify_slice compares in constant time.
@@ -68,7 +78,12 @@ impl SigningSecret {
 
 /// The `webhook-signature` header value: one `v1,` signature per secret, space-separated
 /// (several during key rotation).
-pub fn signature_header(secrets: &[SigningSecret], msg_id: &str, timestamp: u64, body: &[u8]) -> String {
+pub fn signature_header(
+    secrets: &[SigningSecret],
+    msg_id: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> String {
     secrets
         .iter()
         .map(|s| s.sign(msg_id, timestamp, body))
@@ -87,7 +102,9 @@ pub enum VerifyError {
 impl VerifyError {
     pub fn describe(self) -> &'static str {
         match self {
-            VerifyError::MissingHeaders => "webhook-id, webhook-timestamp and webhook-signature are required",
+            VerifyError::MissingHeaders => {
+                "webhook-id, webhook-timestamp and webhook-signature are required"
+            }
             VerifyError::BadTimestamp => "webhook-timestamp must be whole seconds since the epoch",
             VerifyError::Stale => "webhook-timestamp is too far from the current time",
             VerifyError::BadSignature => "no webhook-signature matches",
@@ -111,7 +128,8 @@ pub fn verify<'a>(
     now_secs: u64,
     tolerance_secs: u64,
 ) -> Result<&'a str, VerifyError> {
-    let (Some(id), Some(ts), Some(sigs)) = (headers.id, headers.timestamp, headers.signature) else {
+    let (Some(id), Some(ts), Some(sigs)) = (headers.id, headers.timestamp, headers.signature)
+    else {
         return Err(VerifyError::MissingHeaders);
     };
     if id.is_empty() || id.len() > 255 {
@@ -122,9 +140,11 @@ pub fn verify<'a>(
         return Err(VerifyError::Stale);
     }
     let matched = sigs.split_whitespace().any(|versioned| {
-        versioned
-            .strip_prefix("v1,")
-            .is_some_and(|sig| secrets.iter().any(|s| s.verify_one(id, timestamp, body, sig)))
+        versioned.strip_prefix("v1,").is_some_and(|sig| {
+            secrets
+                .iter()
+                .any(|s| s.verify_one(id, timestamp, body, sig))
+        })
     });
     if matched {
         Ok(id)
@@ -158,27 +178,73 @@ mod tests {
 
     #[test]
     fn signs_the_spec_vector() {
-        assert_eq!(secret().sign(SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()), SPEC_SIG);
+        assert_eq!(
+            secret().sign(SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes()),
+            SPEC_SIG
+        );
     }
 
     #[test]
     fn verifies_the_spec_vector_and_rejects_tampering() {
         let ts = SPEC_TS.to_string();
-        let ok = verify(&[secret()], headers(SPEC_SIG, &ts), SPEC_BODY.as_bytes(), SPEC_TS, 300);
+        let ok = verify(
+            &[secret()],
+            headers(SPEC_SIG, &ts),
+            SPEC_BODY.as_bytes(),
+            SPEC_TS,
+            300,
+        );
         assert_eq!(ok, Ok(SPEC_ID));
-        let tampered = verify(&[secret()], headers(SPEC_SIG, &ts), b"{\"test\": 1}", SPEC_TS, 300);
+        let tampered = verify(
+            &[secret()],
+            headers(SPEC_SIG, &ts),
+            b"{\"test\": 1}",
+            SPEC_TS,
+            300,
+        );
         assert_eq!(tampered, Err(VerifyError::BadSignature));
-        let stale = verify(&[secret()], headers(SPEC_SIG, &ts), SPEC_BODY.as_bytes(), SPEC_TS + 301, 300);
+        let stale = verify(
+            &[secret()],
+            headers(SPEC_SIG, &ts),
+            SPEC_BODY.as_bytes(),
+            SPEC_TS + 301,
+            300,
+        );
         assert_eq!(stale, Err(VerifyError::Stale));
-        let future = verify(&[secret()], headers(SPEC_SIG, &ts), SPEC_BODY.as_bytes(), SPEC_TS - 301, 300);
+        let future = verify(
+            &[secret()],
+            headers(SPEC_SIG, &ts),
+            SPEC_BODY.as_bytes(),
+            SPEC_TS - 301,
+            300,
+        );
         assert_eq!(future, Err(VerifyError::Stale));
-        let bad_ts = verify(&[secret()], headers(SPEC_SIG, "soon"), SPEC_BODY.as_bytes(), SPEC_TS, 300);
+        let bad_ts = verify(
+            &[secret()],
+            headers(SPEC_SIG, "soon"),
+            SPEC_BODY.as_bytes(),
+            SPEC_TS,
+            300,
+        );
         assert_eq!(bad_ts, Err(VerifyError::BadTimestamp));
-        let missing = SignedHeaders { id: None, timestamp: Some(&ts), signature: Some(SPEC_SIG) };
-        assert_eq!(verify(&[secret()], missing, SPEC_BODY.as_bytes(), SPEC_TS, 300), Err(VerifyError::MissingHeaders));
+        let missing = SignedHeaders {
+            id: None,
+            timestamp: Some(&ts),
+            signature: Some(SPEC_SIG),
+        };
+        assert_eq!(
+            verify(&[secret()], missing, SPEC_BODY.as_bytes(), SPEC_TS, 300),
+            Err(VerifyError::MissingHeaders)
+        );
         let wrong_version = "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
         assert_eq!(
-            verify(&[secret()], headers(wrong_version, &ts), SPEC_BODY.as_bytes(), SPEC_TS, 300),
+            verify(
+                &[secret()],
+                headers(wrong_version, &ts),
+                SPEC_BODY.as_bytes(),
+                SPEC_TS,
+                300
+            ),
             Err(VerifyError::BadSignature)
         );
     }
@@ -187,15 +253,34 @@ mod tests {
     fn rotation_signs_with_every_key_and_verifies_with_any() {
         let old = secret();
         let new = SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        let header = signature_header(&[new.clone(), old.clone()], SPEC_ID, SPEC_TS, SPEC_BODY.as_bytes());
+        let header = signature_header(
+            &[new.clone(), old.clone()],
+            SPEC_ID,
+            SPEC_TS,
+            SPEC_BODY.as_bytes(),
+        );
         assert_eq!(header.split(' ').count(), 2);
         assert!(header.ends_with(SPEC_SIG));
         let ts = SPEC_TS.to_string();
         for receiver_key in [old, new] {
-            assert!(verify(&[receiver_key], headers(&header, &ts), SPEC_BODY.as_bytes(), SPEC_TS, 300).is_ok());
+            assert!(verify(
+                &[receiver_key],
+                headers(&header, &ts),
+                SPEC_BODY.as_bytes(),
+                SPEC_TS,
+                300
+            )
+            .is_ok());
         }
         let stranger = SigningSecret::parse("whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").unwrap();
-        assert!(verify(&[stranger], headers(&header, &ts), SPEC_BODY.as_bytes(), SPEC_TS, 300).is_err());
+        assert!(verify(
+            &[stranger],
+            headers(&header, &ts),
+            SPEC_BODY.as_bytes(),
+            SPEC_TS,
+            300
+        )
+        .is_err());
     }
 
     #[test]

@@ -74,7 +74,11 @@ const V6_TABLE: &[([u16; 8], u8, IpClass)] = &[
     ([0x0064, 0xff9b, 0, 0, 0, 0, 0, 0], 96, IpClass::Reserved), // NAT64
     ([0x0064, 0xff9b, 1, 0, 0, 0, 0, 0], 48, IpClass::Reserved), // local NAT64
     ([0x0100, 0, 0, 0, 0, 0, 0, 0], 64, IpClass::Reserved), // discard-only
-    ([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32, IpClass::Documentation),
+    (
+        [0x2001, 0x0db8, 0, 0, 0, 0, 0, 0],
+        32,
+        IpClass::Documentation,
+    ),
     ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, IpClass::Reserved), // IETF protocol assignments, Teredo
     ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, IpClass::Reserved), // 6to4
     ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, IpClass::Documentation),
@@ -96,7 +100,9 @@ pub fn classify_v4(ip: Ipv4Addr) -> Option<IpClass> {
     let addr = u128::from(u32::from(ip));
     V4_TABLE
         .iter()
-        .find(|(net, len, _)| prefix_matches(addr, u128::from(u32::from(Ipv4Addr::from(*net))), *len, 32))
+        .find(|(net, len, _)| {
+            prefix_matches(addr, u128::from(u32::from(Ipv4Addr::from(*net))), *len, 32)
+        })
         .map(|(_, _, class)| *class)
 }
 

@@ -23,7 +23,10 @@ mod tests {
     #[test]
     fn formats_rfc3339_utc_with_millis() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_795_245_413_123), "2026-11-21T07:16:53.123Z");
+        assert_eq!(
+            rfc3339_millis(1_795_245_413_123),
+            "2026-11-21T07:16:53.123Z"
+        );
         assert_eq!(rfc3339_millis(u64::MAX), "9999-12-31T23:59:59.999Z");
     }
 }

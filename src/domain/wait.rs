@@ -38,7 +38,9 @@ impl WaitSecs {
             return Err(invalid());
         }
         // Any run of digits is numeric; a value too large for u64 is simply above the cap.
-        Ok(raw.parse::<u64>().map_or(Self::capped(u64::MAX), Self::capped))
+        Ok(raw
+            .parse::<u64>()
+            .map_or(Self::capped(u64::MAX), Self::capped))
     }
 
     /// `wait` given in a JSON body: an integer, an integral float, or a numeric string.
@@ -155,7 +157,11 @@ mod tests {
             (json!("99999999999999999999999"), 30),
         ];
         for (value, secs) in ok {
-            assert_eq!(WaitSecs::parse_json("wait", &value).map(WaitSecs::secs), Ok(secs), "{value}");
+            assert_eq!(
+                WaitSecs::parse_json("wait", &value).map(WaitSecs::secs),
+                Ok(secs),
+                "{value}"
+            );
         }
         let bad = [
             (json!(-1), "invalid"),
@@ -206,9 +212,16 @@ mod tests {
         assert_eq!((header.wait.secs(), header.applied_wait), (9, true));
         assert_eq!(header.preference_applied(true).as_deref(), Some("wait=9"));
 
-        let async_only = WaitDecision::decide(None, Preferences::parse(Some("respond-async")), WaitSecs::capped(30));
+        let async_only = WaitDecision::decide(
+            None,
+            Preferences::parse(Some("respond-async")),
+            WaitSecs::capped(30),
+        );
         assert_eq!(async_only.wait.secs(), 0);
-        assert_eq!(async_only.preference_applied(true).as_deref(), Some("respond-async"));
+        assert_eq!(
+            async_only.preference_applied(true).as_deref(),
+            Some("respond-async")
+        );
         assert_eq!(async_only.preference_applied(false), None);
 
         let default = WaitDecision::decide(None, Preferences::default(), WaitSecs::capped(30));

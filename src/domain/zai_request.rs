@@ -63,7 +63,11 @@ fn take<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Optio
 
 impl ZaiPayment {
     /// Validates the path item and body fields. Unknown fields are ignored.
-    pub fn parse(item_raw: &str, fields: &BTreeMap<String, Value>, policy: CallbackPolicy) -> Result<Self, ApiError> {
+    pub fn parse(
+        item_raw: &str,
+        fields: &BTreeMap<String, Value>,
+        policy: CallbackPolicy,
+    ) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let item = take(&mut errors, ItemId::parse(item_raw));
 
@@ -72,17 +76,20 @@ impl ZaiPayment {
             Ok(None) => take(&mut errors, Err(FieldError::missing("account_id"))),
             Err(e) => take(&mut errors, Err(e)),
         };
-        let device_id = optional_string(fields, "device_id")
-            .and_then(|v| v.map(parse_device_id).transpose());
+        let device_id =
+            optional_string(fields, "device_id").and_then(|v| v.map(parse_device_id).transpose());
         let device_id = take(&mut errors, device_id).flatten();
-        let ip_address = optional_string(fields, "ip_address").and_then(|v| v.map(parse_ip).transpose());
+        let ip_address =
+            optional_string(fields, "ip_address").and_then(|v| v.map(parse_ip).transpose());
         let ip_address = take(&mut errors, ip_address).flatten();
         let wait = match fields.get("wait") {
             None | Some(Value::Null) => None,
             Some(value) => take(&mut errors, WaitSecs::parse_json("wait", value)),
         };
-        let callback = optional_string(fields, "callback")
-            .and_then(|v| v.map(|raw| CallbackTemplate::parse("callback", raw, policy)).transpose());
+        let callback = optional_string(fields, "callback").and_then(|v| {
+            v.map(|raw| CallbackTemplate::parse("callback", raw, policy))
+                .transpose()
+        });
         let callback = take(&mut errors, callback).flatten();
 
         match (item, account_id) {
@@ -102,7 +109,10 @@ impl ZaiPayment {
     pub fn into_new_payment(self, tenant: &str) -> NewPayment {
         let mut fields = Map::new();
         fields.insert("item_id".into(), Value::String(self.item.to_string()));
-        fields.insert("account_id".into(), Value::String(self.account_id.to_string()));
+        fields.insert(
+            "account_id".into(),
+            Value::String(self.account_id.to_string()),
+        );
         if let Some(device_id) = &self.device_id {
             fields.insert("device_id".into(), Value::String(device_id.clone()));
         }
@@ -137,7 +147,11 @@ mod tests {
     fn errors_of(item: &str, body: Value) -> Vec<(String, &'static str)> {
         match ZaiPayment::parse(item, &fields(body), CallbackPolicy::PRODUCTION) {
             Ok(p) => panic!("expected errors, got {p:?}"),
-            Err(e) => e.field_errors().iter().map(|f| (f.field.clone(), f.code)).collect(),
+            Err(e) => e
+                .field_errors()
+                .iter()
+                .map(|f| (f.field.clone(), f.code))
+                .collect(),
         }
     }
 
@@ -154,7 +168,10 @@ mod tests {
         let p = ZaiPayment::parse("order-1", &fields(body), CallbackPolicy::PRODUCTION).unwrap();
         assert_eq!(p.item.as_str(), "order-1");
         assert_eq!(p.wait.map(WaitSecs::secs), Some(12));
-        assert_eq!(p.callback.as_ref().map(|c| c.as_str()), Some("https://shop.example.com/cb/{item}"));
+        assert_eq!(
+            p.callback.as_ref().map(|c| c.as_str()),
+            Some("https://shop.example.com/cb/{item}")
+        );
         let new = p.into_new_payment("t");
         assert_eq!(new.subject, "order-1");
         assert_eq!(new.fields.get("account_id"), Some(&json!(ACCOUNT)));
@@ -164,27 +181,87 @@ mod tests {
 
     #[test]
     fn minimal_request() {
-        let p = ZaiPayment::parse("x", &fields(json!({"account_id": ACCOUNT})), CallbackPolicy::PRODUCTION).unwrap();
-        assert_eq!((p.wait, p.device_id, p.ip_address, p.callback), (None, None, None, None));
+        let p = ZaiPayment::parse(
+            "x",
+            &fields(json!({"account_id": ACCOUNT})),
+            CallbackPolicy::PRODUCTION,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.wait, p.device_id, p.ip_address, p.callback),
+            (None, None, None, None)
+        );
     }
 
     #[test]
     fn every_bad_field_is_named() {
         let cases: Vec<(&str, Value, Vec<(&str, &str)>)> = vec![
             ("ok", json!({}), vec![("account_id", "missing")]),
-            ("ok", json!({"account_id": ""}), vec![("account_id", "missing")]),
-            ("ok", json!({"account_id": "nope"}), vec![("account_id", "invalid")]),
-            ("ok", json!({"account_id": 42}), vec![("account_id", "invalid_type")]),
-            ("bad/item", json!({"account_id": ACCOUNT}), vec![("item", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "device_id": ""}), vec![("device_id", "invalid_length")]),
-            ("ok", json!({"account_id": ACCOUNT, "device_id": "x".repeat(256)}), vec![("device_id", "invalid_length")]),
-            ("ok", json!({"account_id": ACCOUNT, "device_id": "a\u{0007}b"}), vec![("device_id", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "ip_address": "300.1.1.1"}), vec![("ip_address", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "ip_address": 1}), vec![("ip_address", "invalid_type")]),
-            ("ok", json!({"account_id": ACCOUNT, "wait": -1}), vec![("wait", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "wait": "soon"}), vec![("wait", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "callback": "https://a.example.com/{x}"}), vec![("callback", "invalid")]),
-            ("ok", json!({"account_id": ACCOUNT, "callback": "http://a.example.com/"}), vec![("callback", "invalid")]),
+            (
+                "ok",
+                json!({"account_id": ""}),
+                vec![("account_id", "missing")],
+            ),
+            (
+                "ok",
+                json!({"account_id": "nope"}),
+                vec![("account_id", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": 42}),
+                vec![("account_id", "invalid_type")],
+            ),
+            (
+                "bad/item",
+                json!({"account_id": ACCOUNT}),
+                vec![("item", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "device_id": ""}),
+                vec![("device_id", "invalid_length")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "device_id": "x".repeat(256)}),
+                vec![("device_id", "invalid_length")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "device_id": "a\u{0007}b"}),
+                vec![("device_id", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "ip_address": "300.1.1.1"}),
+                vec![("ip_address", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "ip_address": 1}),
+                vec![("ip_address", "invalid_type")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "wait": -1}),
+                vec![("wait", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "wait": "soon"}),
+                vec![("wait", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "callback": "https://a.example.com/{x}"}),
+                vec![("callback", "invalid")],
+            ),
+            (
+                "ok",
+                json!({"account_id": ACCOUNT, "callback": "http://a.example.com/"}),
+                vec![("callback", "invalid")],
+            ),
             (
                 "",
                 json!({"account_id": "x", "device_id": "", "ip_address": "x", "wait": "x", "callback": "x"}),
@@ -200,7 +277,10 @@ mod tests {
         ];
         for (item, body, expected) in cases {
             let got = errors_of(item, body.clone());
-            let expected: Vec<(String, &str)> = expected.into_iter().map(|(f, c)| (f.to_owned(), c)).collect();
+            let expected: Vec<(String, &str)> = expected
+                .into_iter()
+                .map(|(f, c)| (f.to_owned(), c))
+                .collect();
             assert_eq!(got, expected, "{item:?} {body}");
         }
     }

@@ -1,0 +1,87 @@
+# edgepay — one command per task. `make dev` and `make test` install whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 8787
+WORKER_BUILD_VERSION := 0.8.7
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+NPM_BIN := $(CURDIR)/node_modules/.bin
+WRANGLER := $(NPM_BIN)/wrangler
+
+# worker-build finds its tools here instead of downloading them.
+export WASM_BINDGEN_BIN := wasm-bindgen
+export WASM_OPT_BIN := $(NPM_BIN)/wasm-opt
+export ESBUILD_BIN := $(NPM_BIN)/esbuild
+export WRANGLER_SEND_METRICS := false
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# Release builds skip wasm-opt for dev and tests (faster); `make deploy` sets WASM_OPT=1.
+WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: help setup dev test unit lint e2e worker deploy wasm-size clean
+
+help:
+	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
+	@echo "make test    install what is missing, then run every test"
+	@echo "make deploy  build with wasm-opt and deploy with wrangler"
+
+## Set-up: idempotent; each step runs only when its tool is missing or at another version.
+setup: node_modules/.package-lock.json
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@[ "$$(worker-build --version 2>/dev/null)" = "$(WORKER_BUILD_VERSION)" ] || cargo install worker-build --version $(WORKER_BUILD_VERSION)
+	@# No --locked: wasm-bindgen-cli's own lockfile pins a crate the registry no longer has.
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## The Worker bundle in build/; wrangler's [build] command calls this.
+worker: build/index.js
+
+build/index.js: $(RUST_SOURCES)
+	worker-build $(WORKER_BUILD_FLAGS)
+	@touch $@
+
+dev: setup
+	@[ -f .dev.vars ] || { cp .dev.vars.example .dev.vars; echo "created .dev.vars from .dev.vars.example (development credentials)"; }
+	@echo
+	@echo "edgepay on http://127.0.0.1:$(PORT) with the sandbox backend. Try:"
+	@echo "  curl -s -X PATCH http://127.0.0.1:$(PORT)/items/order-1/make_payment \\"
+	@echo "       -u dev_key:dev_secret_0123456789 -H 'content-type: application/json' \\"
+	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
+	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
+	@echo
+	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
+		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
+		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox
+
+## Tests: lints, host unit tests, then end-to-end tests against `wrangler dev`.
+test: setup lint unit e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+unit:
+	cargo test --lib
+
+e2e: worker
+	cargo test --tests --test '*' -- --nocapture
+
+deploy: setup
+	$(MAKE) -B worker WASM_OPT=1
+	$(WRANGLER) deploy
+
+## Gzipped size of the optimised wasm (the budget is well under 1 MiB).
+wasm-size: setup
+	$(MAKE) -B worker WASM_OPT=1
+	@ls -l build/index_bg.wasm 2>/dev/null || ls -l build/worker/*.wasm
+	@gzip -9 -c $$(ls build/index_bg.wasm build/worker/*.wasm 2>/dev/null | head -1) | wc -c | awk '{ printf "gzipped: %d bytes\n", $$1 }'
+
+clean:
+	rm -rf build target .wrangler

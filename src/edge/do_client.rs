@@ -1,0 +1,126 @@
+//! Typed calls from the edge (and between objects) to the Durable Objects, over the stub's `fetch`.
+//!
+//! A call the runtime cannot complete (object reset, overloaded, code
+//! reloading) becomes `503` with `Retry-After`, so the client knows to retry.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use worker::{console_error, Env, Method, Request, RequestInit};
+
+use super::do_protocol::{
+    CreateCommand, LockCommand, LockReply, ProbeReply, ResultCommand, ResultReply, StatusQuery,
+};
+use crate::domain::api_error::ApiError;
+use crate::domain::request_record::{RequestView, RETRY_AFTER_SECS};
+
+/// Binding names in `wrangler.toml`.
+pub const PAYMENT_REQUEST: &str = "PAYMENT_REQUEST";
+pub const ITEM_LOCK: &str = "ITEM_LOCK";
+
+fn unavailable(context: &str, e: impl std::fmt::Display) -> ApiError {
+    console_error!(
+        "{}",
+        serde_json::json!({"level": "warn", "msg": "durable object call failed", "call": context, "detail": e.to_string()})
+    );
+    ApiError::Unavailable {
+        retry_after_secs: RETRY_AFTER_SECS,
+    }
+}
+
+/// POSTs `command` to `path` on the object named `name`; `Ok(None)` for a 404.
+async fn call<T: DeserializeOwned>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    command: &impl Serialize,
+) -> Result<Option<T>, ApiError> {
+    let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
+    let attempt = async {
+        let stub = env
+            .durable_object(binding)?
+            .id_from_name(name)?
+            .get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(JsValue::from_str(&body)));
+        let request = Request::new_with_init(&format!("https://{binding}.internal{path}"), &init)?;
+        let mut resp = stub.fetch_with_request(request).await?;
+        match resp.status_code() {
+            200 => resp.json::<T>().await.map(|v| Ok(Some(v))),
+            404 => Ok(Ok(None)),
+            status => Ok(Err(status)),
+        }
+    };
+    match attempt.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(status)) => Err(unavailable(path, format!("object answered HTTP {status}"))),
+        Err(e) => Err(unavailable(path, e)),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound {
+        detail: "no request with this id",
+    }
+}
+
+pub async fn create_payment(env: &Env, cmd: &CreateCommand) -> Result<RequestView, ApiError> {
+    call(env, PAYMENT_REQUEST, &cmd.request_id, "/create", cmd)
+        .await?
+        .ok_or(ApiError::Internal)
+}
+
+pub async fn request_status(
+    env: &Env,
+    request_id: &str,
+    query: &StatusQuery,
+) -> Result<RequestView, ApiError> {
+    call(env, PAYMENT_REQUEST, request_id, "/status", query)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn deliver_result(
+    env: &Env,
+    request_id: &str,
+    cmd: &ResultCommand,
+) -> Result<ResultReply, ApiError> {
+    call(env, PAYMENT_REQUEST, request_id, "/result", cmd)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn probe(env: &Env, request_id: &str) -> Result<ProbeReply, ApiError> {
+    call(
+        env,
+        PAYMENT_REQUEST,
+        request_id,
+        "/probe",
+        &serde_json::json!({}),
+    )
+    .await?
+    .ok_or(ApiError::Internal)
+}
+
+pub async fn acquire_lock(
+    env: &Env,
+    lock_name: &str,
+    request_id: &str,
+) -> Result<LockReply, ApiError> {
+    let cmd = LockCommand {
+        request_id: request_id.to_owned(),
+    };
+    call(env, ITEM_LOCK, lock_name, "/acquire", &cmd)
+        .await?
+        .ok_or(ApiError::Internal)
+}
+
+pub async fn release_lock(env: &Env, lock_name: &str, request_id: &str) -> Result<(), ApiError> {
+    let cmd = LockCommand {
+        request_id: request_id.to_owned(),
+    };
+    call::<serde_json::Value>(env, ITEM_LOCK, lock_name, "/release", &cmd).await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Reads the gateway configuration from the Worker environment once per isolate, and the clock.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{console_error, Date, Env};
+
+use crate::domain::api_error::ApiError;
+use crate::domain::config::GatewayConfig;
+
+thread_local! {
+    // Vars and secrets are fixed for the life of an isolate, so parse them once.
+    static CONFIG: RefCell<Option<Rc<GatewayConfig>>> = const { RefCell::new(None) };
+}
+
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// The parsed configuration; a misconfiguration is logged (by variable name only) and is a 500.
+pub fn config(env: &Env) -> Result<Rc<GatewayConfig>, ApiError> {
+    if let Some(cached) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(cached);
+    }
+    match GatewayConfig::from_lookup(|name| lookup(env, name)) {
+        Ok(parsed) => {
+            let parsed = Rc::new(parsed);
+            CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
+            Ok(parsed)
+        }
+        Err(why) => {
+            console_error!(
+                "{{\"level\":\"error\",\"msg\":\"configuration error\",\"detail\":\"{why}\"}}"
+            );
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+/// Milliseconds since the epoch, from the runtime's clock.
+pub fn now_ms() -> u64 {
+    Date::now().as_millis()
+}

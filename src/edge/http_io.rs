@@ -1,0 +1,98 @@
+//! HTTP plumbing for the edge: reading bounded bodies, headers, origins, and writing JSON and problem responses.
+
+use serde_json::Value;
+use worker::{console_error, Request, Response, Url};
+
+use crate::domain::api_error::ApiError;
+use crate::domain::auth::CHALLENGE;
+use crate::domain::problem_json;
+use crate::domain::request_body::{check_size, MAX_BODY_BYTES};
+
+impl From<worker::Error> for ApiError {
+    /// Runtime errors are logged and answered as an opaque 500.
+    fn from(e: worker::Error) -> Self {
+        console_error!(
+            "{{\"level\":\"error\",\"msg\":\"runtime error\",\"detail\":{}}}",
+            Value::String(e.to_string())
+        );
+        ApiError::Internal
+    }
+}
+
+/// A header value, `None` when absent or unreadable.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// `scheme://host[:port]` of the URL the client called, for absolute links.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] (by `Content-Length` first).
+pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    if let Some(declared) = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        if declared > MAX_BODY_BYTES as u64 {
+            return Err(ApiError::PayloadTooLarge {
+                limit_bytes: MAX_BODY_BYTES,
+            });
+        }
+    }
+    let body = req.bytes().await?;
+    check_size(body.len())?;
+    Ok(body)
+}
+
+/// A response with a body given verbatim.
+pub fn raw_response(status: u16, content_type: &str, body: Vec<u8>) -> Result<Response, ApiError> {
+    Ok(Response::builder()
+        .with_status(status)
+        .with_header("content-type", content_type)?
+        .fixed(body))
+}
+
+pub fn json_response(status: u16, value: &Value) -> Result<Response, ApiError> {
+    raw_response(status, "application/json", value.to_string().into_bytes())
+}
+
+/// Sets a header on a response being built.
+pub fn set_header(resp: &mut Response, name: &str, value: &str) -> Result<(), ApiError> {
+    resp.headers_mut().set(name, value)?;
+    Ok(())
+}
+
+/// Adds the headers an error class requires (`WWW-Authenticate`, `Allow`, `Retry-After`).
+pub fn add_error_headers(resp: &mut Response, error: &ApiError) -> Result<(), ApiError> {
+    match error {
+        ApiError::Unauthorized { .. } => set_header(resp, "www-authenticate", CHALLENGE),
+        ApiError::BadSignature { .. } => set_header(
+            resp,
+            "www-authenticate",
+            r#"Signature realm="edgepay-backend""#,
+        ),
+        ApiError::MethodNotAllowed { allow } => set_header(resp, "allow", allow),
+        ApiError::Unavailable { retry_after_secs } => {
+            set_header(resp, "retry-after", &retry_after_secs.to_string())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// problem+json for the Zai-compatible and internal routes. Never fails: a last-resort plain 500.
+pub fn problem_response(error: &ApiError, instance: &str) -> worker::Result<Response> {
+    let build = || -> Result<Response, ApiError> {
+        let doc = problem_json::render(error, instance);
+        let mut resp = raw_response(
+            error.status(),
+            problem_json::CONTENT_TYPE,
+            doc.to_string().into_bytes(),
+        )?;
+        add_error_headers(&mut resp, error)?;
+        Ok(resp)
+    };
+    match build() {
+        Ok(resp) => Ok(resp),
+        Err(_) => Response::error("internal error", 500),
+    }
+}

@@ -1,0 +1,17 @@
+//! The edge layer: thin glue between the Workers runtime and the pure domain.
+//!
+//! Nothing here decides a business rule; it reads requests, calls the domain,
+//! talks to Durable Objects and the backend, and writes responses.
+
+pub mod backend_client;
+pub mod do_client;
+pub mod do_protocol;
+pub mod env_config;
+pub mod http_io;
+pub mod internal_routes;
+pub mod item_lock_do;
+pub mod payment_engine;
+pub mod payment_request_do;
+pub mod router;
+pub mod sandbox_backend;
+pub mod zai_routes;

@@ -1,0 +1,355 @@
+//! The payment-request Durable Object: one per request id; stores the record in SQLite, dispatches
+//! from its alarm, and holds callers open until the result arrives.
+//!
+//! Held callers park on a oneshot channel raced against a timer; storing a
+//! terminal result wakes them all at once. Nothing depends on memory surviving
+//! a restart: the record, the due times and the alarm are all in storage, and
+//! an alarm that fires after a restart resumes where the record says.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::select;
+use futures_util::pin_mut;
+use serde::Deserialize;
+use worker::{
+    console_error, console_log, durable_object, js_sys, Delay, DurableObject, Env, Request,
+    Response, ScheduledTime, SqlStorageValue, State,
+};
+
+use super::backend_client;
+use super::do_client;
+use super::do_protocol::{CreateCommand, ProbeReply, ResultCommand, ResultReply, StatusQuery};
+use super::env_config::{config, now_ms};
+use super::http_io::json_response;
+use crate::domain::api_error::ApiError;
+use crate::domain::request_record::{Applied, RequestRecord, ResultOutcome};
+
+/// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
+const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
+
+#[durable_object]
+pub struct PaymentRequest {
+    state: State,
+    env: Env,
+    /// Callers held open on this request; all are woken when it turns terminal.
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+#[derive(Deserialize)]
+struct BodyRow {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+impl PaymentRequest {
+    fn sql_exec(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<worker::SqlCursor, ApiError> {
+        Ok(self.state.storage().sql().exec(query, Some(bindings))?)
+    }
+
+    fn ensure_schema(&self) -> Result<(), ApiError> {
+        self.sql_exec(
+            "CREATE TABLE IF NOT EXISTS record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
+            vec![],
+        )?;
+        self.sql_exec(
+            "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
+            vec![],
+        )?;
+        Ok(())
+    }
+
+    /// The stored record. An object that was never created has no tables, and reading
+    /// creates none, so probing an unknown id stores nothing.
+    fn load(&self) -> Result<Option<RequestRecord>, ApiError> {
+        let exists: Vec<CountRow> = self
+            .sql_exec(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'record'",
+                vec![],
+            )?
+            .to_array()?;
+        if exists.first().is_none_or(|r| r.n < 1.0) {
+            return Ok(None);
+        }
+        let rows: Vec<BodyRow> = self
+            .sql_exec("SELECT body FROM record WHERE id = 1", vec![])?
+            .to_array()?;
+        match rows.into_iter().next() {
+            None => Ok(None),
+            Some(row) => serde_json::from_str(&row.body).map(Some).map_err(|e| {
+                console_error!(
+                    "{{\"level\":\"error\",\"msg\":\"corrupt record\",\"detail\":\"{e}\"}}"
+                );
+                ApiError::Internal
+            }),
+        }
+    }
+
+    fn save(&self, record: &RequestRecord) -> Result<(), ApiError> {
+        let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
+        self.sql_exec(
+            "INSERT OR REPLACE INTO record (id, body) VALUES (1, ?)",
+            vec![body.into()],
+        )?;
+        Ok(())
+    }
+
+    async fn schedule_alarm(&self, record: &RequestRecord) -> Result<(), ApiError> {
+        let cfg = config(&self.env)?;
+        let at = record.next_alarm_ms(now_ms(), &cfg.lifetimes);
+        // An absolute time: worker's `From<i64>` would read the number as an offset from now.
+        let when = ScheduledTime::new(js_sys::Date::new(&js_sys::Number::from(at as f64)));
+        self.state.storage().set_alarm(when).await?;
+        Ok(())
+    }
+
+    fn wake_all(&self) {
+        for waiter in self.waiters.borrow_mut().drain(..) {
+            // A caller that already timed out dropped its receiver; nothing to do.
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Parks the caller until the request turns terminal or `wait_ms` passes.
+    async fn hold(&self, wait_ms: u64) {
+        if wait_ms == 0 {
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut waiters = self.waiters.borrow_mut();
+            waiters.retain(|w| !w.is_canceled());
+            waiters.push(tx);
+        }
+        let timer = Delay::from(Duration::from_millis(wait_ms));
+        pin_mut!(timer);
+        // Either outcome ends the hold; the caller then reads the stored state.
+        let _ = select(rx, timer).await;
+    }
+
+    /// Answers with the request's view after holding the caller while it is not terminal.
+    async fn hold_then_view(
+        &self,
+        record: RequestRecord,
+        wait_ms: u64,
+    ) -> Result<Response, ApiError> {
+        let record = if record.state.is_terminal() {
+            record
+        } else {
+            self.hold(wait_ms).await;
+            self.load()?.unwrap_or(record)
+        };
+        json_response(
+            200,
+            &serde_json::to_value(record.view()).map_err(|_| ApiError::Internal)?,
+        )
+    }
+
+    async fn create(&self, cmd: CreateCommand) -> Result<Response, ApiError> {
+        self.ensure_schema()?;
+        if let Some(existing) = self.load()? {
+            return self.hold_then_view(existing, cmd.wait_ms).await;
+        }
+        let cfg = config(&self.env)?;
+        let record = RequestRecord::accept(cmd.request_id, cmd.payment, now_ms(), &cfg.lifetimes);
+        self.save(&record)?;
+        // The first submission runs from the alarm, so it survives this caller leaving.
+        self.schedule_alarm(&record).await?;
+        log_transition(&record, "accepted");
+        self.hold_then_view(record, cmd.wait_ms).await
+    }
+
+    async fn status(&self, query: StatusQuery) -> Result<Response, ApiError> {
+        match self.load()? {
+            Some(record) if record.tenant == query.tenant => {
+                self.hold_then_view(record, query.wait_ms).await
+            }
+            _ => Err(ApiError::NotFound {
+                detail: "no such request",
+            }),
+        }
+    }
+
+    fn remember_delivery(&self, message_id: &str, now: u64) -> Result<bool, ApiError> {
+        let cutoff = now.saturating_sub(SEEN_DELIVERY_TTL_MS);
+        self.sql_exec(
+            "DELETE FROM seen_delivery WHERE seen_ms < ?",
+            vec![(cutoff as i64).into()],
+        )?;
+        let seen: Vec<CountRow> = self
+            .sql_exec(
+                "SELECT COUNT(*) AS n FROM seen_delivery WHERE message_id = ?",
+                vec![message_id.into()],
+            )?
+            .to_array()?;
+        if seen.first().is_some_and(|r| r.n >= 1.0) {
+            return Ok(false);
+        }
+        self.sql_exec(
+            "INSERT INTO seen_delivery (message_id, seen_ms) VALUES (?, ?)",
+            vec![message_id.into(), (now as i64).into()],
+        )?;
+        Ok(true)
+    }
+
+    async fn deliver_result(&self, cmd: ResultCommand) -> Result<ResultReply, ApiError> {
+        let Some(mut record) = self.load()? else {
+            return Ok(ResultReply::NotFound);
+        };
+        let now = now_ms();
+        if !self.remember_delivery(&cmd.message_id, now)? {
+            return Ok(ResultReply::Replayed);
+        }
+        Ok(match record.deliver_result(cmd.result, now) {
+            ResultOutcome::Stored => {
+                self.save(&record)?;
+                log_transition(&record, "result delivered");
+                self.on_terminal(&mut record).await?;
+                ResultReply::Stored
+            }
+            ResultOutcome::AlreadyStored => ResultReply::AlreadyStored,
+            ResultOutcome::Conflict => ResultReply::Conflict,
+        })
+    }
+
+    /// Wakes every held caller, then frees the item for the next payment.
+    async fn on_terminal(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
+        self.wake_all();
+        if !record.lock_released && self.release_lock(record).await {
+            record.lock_released = true;
+            self.save(record)?;
+        }
+        self.schedule_alarm(record).await
+    }
+
+    async fn release_lock(&self, record: &RequestRecord) -> bool {
+        // A failure is logged by the client; the alarm retries until it succeeds.
+        do_client::release_lock(&self.env, &record.lock_name, &record.request_id)
+            .await
+            .is_ok()
+    }
+
+    /// One submission to the backend, then the reply applied to the freshly reloaded record
+    /// (a result may have arrived on the async path meanwhile).
+    async fn submit(&self, mut record: RequestRecord) -> Result<RequestRecord, ApiError> {
+        let cfg = config(&self.env)?;
+        record.begin_submission(now_ms(), &cfg.dispatch);
+        self.save(&record)?;
+        self.schedule_alarm(&record).await?;
+        let reply = backend_client::submit(&cfg, &record, now_ms()).await;
+        let mut current = self.load()?.unwrap_or(record);
+        let applied = current.apply_reply(reply, now_ms(), &cfg.dispatch);
+        if applied != Applied::Ignored {
+            self.save(&current)?;
+            log_transition(&current, &format!("{applied:?}"));
+        }
+        Ok(current)
+    }
+
+    async fn run_alarm(&self) -> Result<(), ApiError> {
+        let Some(mut record) = self.load()? else {
+            return Ok(());
+        };
+        let cfg = config(&self.env)?;
+        if record.dispatch_due(now_ms()) {
+            record = self.submit(record).await?;
+        }
+        if record.expire_if_due(now_ms()) {
+            self.save(&record)?;
+            log_transition(&record, "expired");
+        }
+        if record.purgeable(now_ms(), &cfg.lifetimes) {
+            self.state.storage().delete_alarm().await?;
+            self.state.storage().delete_all().await?;
+            return Ok(());
+        }
+        if record.state.is_terminal() {
+            self.on_terminal(&mut record).await
+        } else {
+            self.schedule_alarm(&record).await
+        }
+    }
+
+    async fn route(&self, mut req: Request) -> Result<Response, ApiError> {
+        let path = req.path();
+        let body = req.text().await?;
+        let bad = |_| ApiError::Internal;
+        match path.as_str() {
+            "/create" => self.create(serde_json::from_str(&body).map_err(bad)?).await,
+            "/status" => self.status(serde_json::from_str(&body).map_err(bad)?).await,
+            "/result" => {
+                let reply = self
+                    .deliver_result(serde_json::from_str(&body).map_err(bad)?)
+                    .await?;
+                json_response(
+                    200,
+                    &serde_json::to_value(reply).map_err(|_| ApiError::Internal)?,
+                )
+            }
+            "/probe" => {
+                let record = self.load()?;
+                let reply = ProbeReply {
+                    exists: record.is_some(),
+                    terminal: record.is_some_and(|r| r.state.is_terminal()),
+                };
+                json_response(
+                    200,
+                    &serde_json::to_value(reply).map_err(|_| ApiError::Internal)?,
+                )
+            }
+            _ => Err(ApiError::NotFound {
+                detail: "no such command",
+            }),
+        }
+    }
+}
+
+fn log_transition(record: &RequestRecord, event: &str) {
+    console_log!(
+        "{}",
+        serde_json::json!({
+            "level": "info",
+            "msg": "state transition",
+            "request_id": record.request_id,
+            "tenant": record.tenant,
+            "dialect": record.dialect.as_str(),
+            "state": record.state.as_str(),
+            "event": event,
+            "submission_count": record.submission_count,
+        })
+    );
+}
+
+impl DurableObject for PaymentRequest {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            waiters: RefCell::new(Vec::new()),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match self.route(req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => super::http_io::problem_response(&e, "payment-request"),
+        }
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(e) = self.run_alarm().await {
+            // Returning an error makes the runtime retry the alarm, which is what we want.
+            return Err(worker::Error::RustError(format!("alarm failed: {e:?}")));
+        }
+        Response::ok("")
+    }
+}

@@ -1,0 +1,60 @@
+//! The edge router: matches method and path, dispatches to the route handlers, renders errors.
+
+use worker::{Context, Env, Method, Request, Response};
+
+use super::env_config::config;
+use super::http_io::{json_response, problem_response};
+use super::{internal_routes, sandbox_backend, zai_routes};
+use crate::domain::api_error::ApiError;
+
+fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+/// Entry point for every HTTP request to the Worker. Never returns `Err`: every failure is a response.
+pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    match route(req, &env, &ctx, &path).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => problem_response(&e, &path),
+    }
+}
+
+async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Response, ApiError> {
+    let url = req.url()?;
+    let method = req.method();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["healthz"] => {
+            only(&method, &[Method::Get], "GET")?;
+            let cfg = config(env)?;
+            json_response(
+                200,
+                &serde_json::json!({"status": "ok", "sandbox": cfg.sandbox_enabled}),
+            )
+        }
+        ["items", item, "make_payment"] => {
+            only(&method, &[Method::Patch, Method::Post], "PATCH, POST")?;
+            zai_routes::make_payment(req, env, &url, item).await
+        }
+        ["request", id, "status"] => {
+            only(&method, &[Method::Get], "GET")?;
+            zai_routes::status(req, env, &url, id).await
+        }
+        ["internal", "requests", id, "result"] => {
+            only(&method, &[Method::Post], "POST")?;
+            internal_routes::backend_result(req, env, id).await
+        }
+        ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
+            only(&method, &[Method::Post], "POST")?;
+            sandbox_backend::payments(req, env, ctx, &url).await
+        }
+        _ => Err(ApiError::NotFound {
+            detail: "no such route",
+        }),
+    }
+}

@@ -1,0 +1,94 @@
+//! The sandbox payment backend under `/sandbox/`: deterministic outcomes for development and tests.
+//!
+//! It plays the internal business system: verifies edgepay's signed dispatch,
+//! answers per the magic account ids in `domain::sandbox_scenarios`, and for
+//! the delayed scenario POSTs a signed result back to edgepay's result endpoint.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use worker::{console_error, Context, Delay, Env, Request, Response, Url};
+
+use super::backend_client::signed_post;
+use super::env_config::{config, now_ms};
+use super::http_io::{header, json_response, origin, read_body};
+use crate::domain::api_error::{ApiError, FieldError};
+use crate::domain::sandbox_scenarios::{reply_for, scenario_for, SandboxReply};
+use crate::domain::signing::{verify, SignedHeaders, DEFAULT_TOLERANCE_SECS};
+
+#[derive(Deserialize)]
+struct Dispatch {
+    request_id: String,
+    subject: String,
+    fields: Map<String, Value>,
+    submission_count: u32,
+}
+
+pub async fn payments(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    url: &Url,
+) -> Result<Response, ApiError> {
+    let cfg = config(env)?;
+    let body = read_body(&mut req).await?;
+    let (id, ts, sig) = (
+        header(&req, "webhook-id"),
+        header(&req, "webhook-timestamp"),
+        header(&req, "webhook-signature"),
+    );
+    let signed = SignedHeaders {
+        id: id.as_deref(),
+        timestamp: ts.as_deref(),
+        signature: sig.as_deref(),
+    };
+    verify(
+        &cfg.backend_secrets,
+        signed,
+        &body,
+        now_ms() / 1000,
+        DEFAULT_TOLERANCE_SECS,
+    )
+    .map_err(|e| ApiError::BadSignature {
+        detail: e.describe(),
+    })?;
+    let dispatch: Dispatch = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::Validation(vec![FieldError::new(
+            "body",
+            "malformed",
+            "not an edgepay dispatch",
+        )])
+    })?;
+
+    let scenario = scenario_for(&dispatch.fields);
+    match reply_for(
+        scenario,
+        &dispatch.subject,
+        &dispatch.request_id,
+        dispatch.submission_count,
+        now_ms(),
+    ) {
+        SandboxReply::Now { status, body } => json_response(status, &body),
+        SandboxReply::Accepted { later } => {
+            if let Some((after_secs, item)) = later {
+                let result_url = format!(
+                    "{}/internal/requests/{}/result",
+                    origin(url),
+                    dispatch.request_id
+                );
+                let secrets = cfg.backend_secrets.get(..1).unwrap_or_default().to_vec();
+                let msg_id = format!("sandbox-{}", dispatch.request_id);
+                ctx.wait_until(async move {
+                    Delay::from(Duration::from_secs(u64::from(after_secs))).await;
+                    let delivery = json!({"status": 200, "body": item}).to_string();
+                    let sent = signed_post(&result_url, &delivery, &secrets, &msg_id, &[], now_ms(), 10_000).await;
+                    if let Err(why) = sent.map(|r| r.status).and_then(|s| if s == 200 { Ok(s) } else { Err(format!("HTTP {s}")) }) {
+                        console_error!("{}", json!({"level": "warn", "msg": "sandbox result delivery failed", "detail": why}));
+                    }
+                });
+            }
+            json_response(202, &json!({"status": "accepted"}))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The Zai-compatible routes: `PATCH|POST /items/{item}/make_payment` and `GET /request/{uuid}/status`.
+
+use worker::{Env, Request, Response, Url};
+
+use super::do_client;
+use super::do_protocol::StatusQuery;
+use super::env_config::config;
+use super::http_io::{header, json_response, origin, raw_response, read_body, set_header};
+use super::payment_engine::start_payment;
+use crate::domain::api_error::ApiError;
+use crate::domain::auth::ApiClient;
+use crate::domain::config::GatewayConfig;
+use crate::domain::ids::RequestId;
+use crate::domain::payment_state::RequestState;
+use crate::domain::request_body::{body_format, parse_fields};
+use crate::domain::request_record::{Links, RequestView, FAILED_STATUS, RETRY_AFTER_SECS};
+use crate::domain::wait::{Preferences, WaitDecision, WaitSecs};
+use crate::domain::zai_request::ZaiPayment;
+
+/// Authenticates the caller from the `Authorization` header.
+pub fn authenticate<'a>(cfg: &'a GatewayConfig, req: &Request) -> Result<&'a ApiClient, ApiError> {
+    cfg.clients
+        .authenticate(header(req, "authorization").as_deref())
+        .map_err(|e| ApiError::Unauthorized {
+            detail: e.describe(),
+        })
+}
+
+pub async fn make_payment(
+    mut req: Request,
+    env: &Env,
+    url: &Url,
+    item_raw: &str,
+) -> Result<Response, ApiError> {
+    let cfg = config(env)?;
+    let client = authenticate(&cfg, &req)?;
+    let body = read_body(&mut req).await?;
+    let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
+    let fields = parse_fields(format, &body)?;
+    let payment = ZaiPayment::parse(item_raw, &fields, cfg.callback_policy)?;
+    let prefs = Preferences::parse(header(&req, "prefer").as_deref());
+    let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
+    let origin = origin(url);
+    let view = start_payment(
+        env,
+        payment.into_new_payment(&client.tenant),
+        decision.wait,
+        &origin,
+    )
+    .await?;
+    render(&view, &origin, &decision)
+}
+
+/// `?wait=N` on the status link; absent is `None`, invalid is a 400 naming `wait`.
+fn query_wait(url: &Url) -> Result<Option<WaitSecs>, ApiError> {
+    url.query_pairs()
+        .find(|(k, _)| k == "wait")
+        .map(|(_, v)| WaitSecs::parse_str("wait", &v))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![e]))
+}
+
+pub async fn status(
+    req: Request,
+    env: &Env,
+    url: &Url,
+    id_raw: &str,
+) -> Result<Response, ApiError> {
+    let cfg = config(env)?;
+    let client = authenticate(&cfg, &req)?;
+    let request_id = RequestId::parse(id_raw).ok_or(ApiError::NotFound {
+        detail: "no request with this id",
+    })?;
+    let prefs = Preferences::parse(header(&req, "prefer").as_deref());
+    let decision = WaitDecision::decide(query_wait(url)?, prefs, WaitSecs::ZERO);
+    let query = StatusQuery {
+        tenant: client.tenant.clone(),
+        wait_ms: decision.wait.millis(),
+    };
+    let view = do_client::request_status(env, &request_id.to_string(), &query).await?;
+    render(&view, &origin(url), &decision)
+}
+
+/// The Zai-dialect answer for a request: the backend's result verbatim, `502` for a failed
+/// request, or `202` with the status object.
+pub fn render(
+    view: &RequestView,
+    origin: &str,
+    decision: &WaitDecision,
+) -> Result<Response, ApiError> {
+    let links = Links::new(origin, &view.request_id, view.has_callback);
+    let (mut resp, answered_async) = match (&view.result, view.state) {
+        (Some(result), _) => {
+            let mut resp = raw_response(
+                result.status,
+                &result.content_type,
+                result.body.clone().into_bytes(),
+            )?;
+            set_header(&mut resp, "content-location", &links.status)?;
+            (resp, false)
+        }
+        (None, RequestState::Failed) => {
+            let mut resp = json_response(FAILED_STATUS, &view.status_object(&links))?;
+            set_header(&mut resp, "content-location", &links.status)?;
+            (resp, false)
+        }
+        (None, _) => {
+            let mut resp = json_response(202, &view.status_object(&links))?;
+            set_header(&mut resp, "location", &links.status)?;
+            set_header(&mut resp, "retry-after", &RETRY_AFTER_SECS.to_string())?;
+            (resp, true)
+        }
+    };
+    if let Some(applied) = decision.preference_applied(answered_async) {
+        set_header(&mut resp, "preference-applied", &applied)?;
+    }
+    Ok(resp)
+}
