@@ -1,0 +1,141 @@
+//! Starts and stops a real `wrangler dev` (workerd + Miniflare) for one test binary.
+//!
+//! The process runs in its own process group under a small shell watchdog
+//! that kills the group when the test process exits, so no runtime outlives
+//! the tests even though statics are never dropped.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Gateway {
+    pub port: u16,
+    pub base: String,
+    persist_dir: PathBuf,
+    vars: Vec<(String, String)>,
+    log_path: PathBuf,
+    pgid: Mutex<Option<u32>>,
+}
+
+impl Gateway {
+    /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
+    pub fn start(name: &str, vars: Vec<(String, String)>) -> Gateway {
+        let port = free_port();
+        let scratch = std::env::temp_dir().join(format!("edgepay-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch).expect("scratch dir");
+        let gateway = Gateway {
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            persist_dir: scratch.join("state"),
+            vars,
+            log_path: scratch.join("wrangler.log"),
+            pgid: Mutex::new(None),
+        };
+        gateway.spawn();
+        gateway
+    }
+
+    fn spawn(&self) {
+        let inspector = free_port();
+        let mut args = vec![
+            "dev".to_owned(),
+            "--ip".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            self.port.to_string(),
+            "--inspector-port".into(),
+            inspector.to_string(),
+            "--persist-to".into(),
+            self.persist_dir.display().to_string(),
+            "--show-interactive-dev-session=false".into(),
+        ];
+        for (k, v) in &self.vars {
+            args.push("--var".into());
+            args.push(format!("{k}:{v}"));
+        }
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+        // The watchdog: run wrangler in the background, and when the test process (our
+        // parent) is gone, kill the whole group.
+        let script = format!(
+            "node_modules/.bin/wrangler {} >>'{}' 2>&1 </dev/null & child=$!; \
+             while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; \
+             kill -TERM -- -$$ 2>/dev/null",
+            quoted.join(" "),
+            self.log_path.display(),
+            std::process::id()
+        );
+        let xdg = self.persist_dir.with_file_name("xdg");
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(repo_root())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("XDG_CONFIG_HOME", xdg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawn wrangler dev");
+        *self.pgid.lock().unwrap() = Some(child.id());
+        self.wait_ready(Duration::from_secs(180));
+    }
+
+    fn wait_ready(&self, deadline: Duration) {
+        let start = Instant::now();
+        let url = format!("{}/healthz", self.base);
+        loop {
+            let ok = std::process::Command::new("curl")
+                .args(["-sf", "-o", "/dev/null", "--max-time", "2", &url])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            if start.elapsed() > deadline {
+                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+                panic!("wrangler dev did not become ready in {deadline:?}; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGKILLs the whole runtime (wrangler, workerd, the watchdog) and starts it again on the
+    /// same persisted state.
+    pub fn restart(&self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn kill(&self) {
+        if let Some(pgid) = self.pgid.lock().unwrap().take() {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+            // Wait until the port is free again so the restart can bind it.
+            let start = Instant::now();
+            while TcpListener::bind(("127.0.0.1", self.port)).is_err() && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}

@@ -1,0 +1,153 @@
+//! End-to-end test support: a real `wrangler dev` per test binary, a scriptable payment backend, and signing.
+#![allow(dead_code)] // each test binary uses a different part of the kit
+
+pub mod backend;
+pub mod gateway;
+pub mod signing;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Development-style credentials the test gateways are configured with.
+pub const TENANT_A_KEY: &str = "shop_a";
+pub const TENANT_A_SECRET: &str = "sk_test_tenant_a_0123456789";
+pub const TENANT_B_KEY: &str = "shop_b";
+pub const TENANT_B_SECRET: &str = "sk_test_tenant_b_0123456789";
+pub const BACKEND_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const CALLBACK_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+pub fn api_clients_json() -> String {
+    serde_json::json!([
+        {"key_id": TENANT_A_KEY, "secret": TENANT_A_SECRET, "tenant": "tenant-a", "callback_secret": CALLBACK_SECRET},
+        {"key_id": TENANT_B_KEY, "secret": TENANT_B_SECRET, "tenant": "tenant-b"},
+    ])
+    .to_string()
+}
+
+/// A unique item id per call, so tests sharing one gateway never collide on the item lock.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub const ACCOUNT: &str = "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f";
+
+/// A response with its parsed JSON body (or `Null`) and timing.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+    pub elapsed: Duration,
+}
+
+impl Reply {
+    pub async fn from(resp: reqwest::Response, started: Instant) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An HTTP call to the gateway as tenant A unless told otherwise.
+pub struct Call {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl Call {
+    pub fn new(method: &str, url: impl Into<String>) -> Call {
+        Call {
+            method: reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            url: url.into(),
+            headers: vec![("authorization".into(), basic(TENANT_A_KEY, TENANT_A_SECRET))],
+            body: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Call {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn without(mut self, name: &str) -> Call {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    pub fn json(self, body: &Value) -> Call {
+        let mut call = self.header("content-type", "application/json");
+        call.body = Some(body.to_string());
+        call
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<String>) -> Call {
+        self = self.header("content-type", content_type);
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn as_tenant_b(self) -> Call {
+        self.header("authorization", &basic(TENANT_B_KEY, TENANT_B_SECRET))
+    }
+
+    pub async fn send(self) -> Reply {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut req = client.request(self.method, &self.url);
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
+        }
+        if let Some(body) = self.body {
+            req = req.body(body);
+        }
+        let started = Instant::now();
+        let resp = req.send().await.expect("the gateway answers");
+        Reply::from(resp, started).await
+    }
+}
+
+pub fn basic(key: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")))
+}
+
+/// `PATCH {base}/items/{item}/make_payment` with a JSON body.
+pub fn make_payment(base: &str, item: &str, body: &Value) -> Call {
+    Call::new("PATCH", format!("{base}/items/{item}/make_payment")).json(body)
+}
