@@ -29,7 +29,10 @@ fn harness() -> &'static Harness {
             ("DISPATCH_TIMEOUT_MS", "3000".to_owned()),
             ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200".to_owned()),
         ];
-        let gateway = Gateway::start("zai", vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let gateway = Gateway::start(
+            "zai",
+            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        );
         Harness { gateway, backend }
     })
 }
@@ -45,32 +48,51 @@ fn backend() -> &'static TestBackend {
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn status_link(reply: &Reply) -> String {
-    reply.json["links"]["status"].as_str().unwrap_or_default().to_owned()
+    reply.json["links"]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn wait_zero_gives_202_and_the_status_link_then_returns_the_result() {
     let item = unique("async");
     backend().script(&item, Behavior::Acknowledge);
-    let accepted = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 0})).send().await;
+    let accepted = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 0}))
+        .send()
+        .await;
     assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let request_id = accepted.json["request_id"].as_str().unwrap_or_default().to_owned();
+    let request_id = accepted.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(request_id.len(), 32);
-    assert!(["accepted", "submitted"].contains(&accepted.json["state"].as_str().unwrap_or_default()));
-    assert!(accepted.json["last_updated"].as_str().unwrap_or_default().ends_with('Z'));
+    assert!(
+        ["accepted", "submitted"].contains(&accepted.json["state"].as_str().unwrap_or_default())
+    );
+    assert!(accepted.json["last_updated"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with('Z'));
     assert!(accepted.json["submission_count"].is_u64());
     assert!(accepted.json["message"].is_string());
     let link = status_link(&accepted);
     assert_eq!(link, format!("{}/request/{request_id}/status", base()));
     assert_eq!(accepted.header("location"), Some(link.as_str()));
     assert!(accepted.header("retry-after").is_some());
-    assert!(accepted.json["links"].get("callbacks").is_none(), "no callback was given");
+    assert!(
+        accepted.json["links"].get("callbacks").is_none(),
+        "no callback was given"
+    );
 
     // The dispatch reaches the backend, signed, with the request id as idempotency key.
     let dispatched = backend().await_dispatches(&item, 1, DEADLINE).await;
     assert!(dispatched[0].signature_valid);
     assert_eq!(dispatched[0].request_id, request_id);
-    assert_eq!(dispatched[0].idempotency_key.as_deref(), Some(request_id.as_str()));
+    assert_eq!(
+        dispatched[0].idempotency_key.as_deref(),
+        Some(request_id.as_str())
+    );
     assert_eq!(dispatched[0].body["fields"]["account_id"], ACCOUNT);
 
     let pending = Call::new("GET", &link).send().await;
@@ -93,35 +115,75 @@ async fn wait_zero_gives_202_and_the_status_link_then_returns_the_result() {
 async fn backend_answering_after_one_second_within_wait_gives_its_body_and_status() {
     let item = unique("sync-slow");
     let body = json!({"items": {"id": item, "state": "payment_held", "status": 22175, "note": "verbatim ✓"}});
-    backend().script(&item, Behavior::Answer { status: 200, body: body.clone(), after: Duration::from_secs(1) });
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": "5"})).send().await;
+    backend().script(
+        &item,
+        Behavior::Answer {
+            status: 200,
+            body: body.clone(),
+            after: Duration::from_secs(1),
+        },
+    );
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": "5"}))
+        .send()
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json, body);
-    assert!(reply.elapsed >= Duration::from_secs(1), "answered before the backend did: {:?}", reply.elapsed);
-    assert!(reply.elapsed < Duration::from_secs(5), "held past the answer: {:?}", reply.elapsed);
+    assert!(
+        reply.elapsed >= Duration::from_secs(1),
+        "answered before the backend did: {:?}",
+        reply.elapsed
+    );
+    assert!(
+        reply.elapsed < Duration::from_secs(5),
+        "held past the answer: {:?}",
+        reply.elapsed
+    );
 }
 
 #[tokio::test]
 async fn async_result_within_wait_releases_the_held_caller() {
     let item = unique("async-held");
     backend().script(&item, Behavior::Acknowledge);
-    let caller = tokio::spawn(make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 10})).send());
-    let dispatch = backend().await_dispatches(&item, 1, DEADLINE).await.remove(0);
+    let caller = tokio::spawn(
+        make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 10})).send(),
+    );
+    let dispatch = backend()
+        .await_dispatches(&item, 1, DEADLINE)
+        .await
+        .remove(0);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let body = item_body(&item, "completed", 22500);
-    assert_eq!(deliver_result(base(), &dispatch.request_id, 200, &body).await.status, 200);
+    assert_eq!(
+        deliver_result(base(), &dispatch.request_id, 200, &body)
+            .await
+            .status,
+        200
+    );
     let reply = caller.await.expect("caller task");
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json, body);
-    assert!(reply.elapsed < Duration::from_secs(10), "released by the result, not the timer: {:?}", reply.elapsed);
+    assert!(
+        reply.elapsed < Duration::from_secs(10),
+        "released by the result, not the timer: {:?}",
+        reply.elapsed
+    );
 }
 
 #[tokio::test]
 async fn decline_status_is_mirrored() {
     let item = unique("decline");
     let body = json!({"items": {"id": item, "state": "payment_required", "status": 22100}, "errors": {"base": ["declined"]}});
-    backend().script(&item, Behavior::Answer { status: 422, body: body.clone(), after: Duration::ZERO });
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5})).send().await;
+    backend().script(
+        &item,
+        Behavior::Answer {
+            status: 422,
+            body: body.clone(),
+            after: Duration::ZERO,
+        },
+    );
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5}))
+        .send()
+        .await;
     assert_eq!(reply.status, 422);
     assert_eq!(reply.json, body);
 }
@@ -130,10 +192,20 @@ async fn decline_status_is_mirrored() {
 async fn never_answering_backend_with_wait_two_gives_202_after_about_two_seconds() {
     let item = unique("hang");
     backend().script(&item, Behavior::Hang);
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 2})).send().await;
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 2}))
+        .send()
+        .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
-    assert!(reply.elapsed >= Duration::from_secs(2), "{:?}", reply.elapsed);
-    assert!(reply.elapsed < Duration::from_secs(8), "{:?}", reply.elapsed);
+    assert!(
+        reply.elapsed >= Duration::from_secs(2),
+        "{:?}",
+        reply.elapsed
+    );
+    assert!(
+        reply.elapsed < Duration::from_secs(8),
+        "{:?}",
+        reply.elapsed
+    );
 }
 
 #[tokio::test]
@@ -145,9 +217,16 @@ async fn prefer_wait_is_honoured_and_reported_and_body_wait_wins() {
         .send()
         .await;
     assert_eq!(reply.status, 202);
-    assert!(reply.elapsed >= Duration::from_secs(1), "{:?}", reply.elapsed);
+    assert!(
+        reply.elapsed >= Duration::from_secs(1),
+        "{:?}",
+        reply.elapsed
+    );
     let applied = reply.header("preference-applied").unwrap_or_default();
-    assert!(applied.contains("wait=1") && applied.contains("respond-async"), "{applied}");
+    assert!(
+        applied.contains("wait=1") && applied.contains("respond-async"),
+        "{applied}"
+    );
 
     // The body's wait (0) wins over the header's: no hold, no wait preference applied.
     let item2 = unique("prefer-body");
@@ -157,14 +236,23 @@ async fn prefer_wait_is_honoured_and_reported_and_body_wait_wins() {
         .send()
         .await;
     assert_eq!(reply.status, 202);
-    assert!(reply.elapsed < Duration::from_secs(5), "{:?}", reply.elapsed);
-    assert!(!reply.header("preference-applied").unwrap_or_default().contains("wait"));
+    assert!(
+        reply.elapsed < Duration::from_secs(5),
+        "{:?}",
+        reply.elapsed
+    );
+    assert!(!reply
+        .header("preference-applied")
+        .unwrap_or_default()
+        .contains("wait"));
 }
 
 #[tokio::test]
 async fn wait_above_thirty_is_capped_not_refused() {
     let item = unique("cap");
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 3600})).send().await;
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 3600}))
+        .send()
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
 
@@ -172,44 +260,86 @@ async fn wait_above_thirty_is_capped_not_refused() {
 async fn one_result_releases_a_held_payment_call_and_a_long_polling_status_call() {
     let item = unique("two-callers");
     backend().script(&item, Behavior::Acknowledge);
-    let payer = tokio::spawn(make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 25})).send());
-    let dispatch = backend().await_dispatches(&item, 1, DEADLINE).await.remove(0);
+    let payer = tokio::spawn(
+        make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 25})).send(),
+    );
+    let dispatch = backend()
+        .await_dispatches(&item, 1, DEADLINE)
+        .await
+        .remove(0);
     let link = format!("{}/request/{}/status", base(), dispatch.request_id);
     let poller = tokio::spawn(Call::new("GET", format!("{link}?wait=25")).send());
     // Give the long-poll time to be parked, so the result has to wake it.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let body = item_body(&item, "completed", 22500);
-    assert_eq!(deliver_result(base(), &dispatch.request_id, 200, &body).await.status, 200);
+    assert_eq!(
+        deliver_result(base(), &dispatch.request_id, 200, &body)
+            .await
+            .status,
+        200
+    );
     let (paid, polled) = (payer.await.expect("payer"), poller.await.expect("poller"));
     for reply in [&paid, &polled] {
         assert_eq!(reply.status, 200, "{}", reply.text);
         assert_eq!(reply.json, body);
-        assert!(reply.elapsed < Duration::from_secs(20), "released by the result: {:?}", reply.elapsed);
+        assert!(
+            reply.elapsed < Duration::from_secs(20),
+            "released by the result: {:?}",
+            reply.elapsed
+        );
     }
-    assert!(polled.elapsed >= Duration::from_millis(900), "the poller was held: {:?}", polled.elapsed);
+    assert!(
+        polled.elapsed >= Duration::from_millis(900),
+        "the poller was held: {:?}",
+        polled.elapsed
+    );
 }
 
 #[tokio::test]
 async fn a_second_payment_for_an_item_in_flight_gets_409_with_the_in_flight_link() {
     let item = unique("conflict");
     backend().script(&item, Behavior::Acknowledge);
-    let first = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).send().await;
+    let first = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
     assert_eq!(first.status, 202);
-    let second = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).send().await;
+    let second = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
     assert_eq!(second.status, 409, "{}", second.text);
-    assert_eq!(second.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        second.header("content-type"),
+        Some("application/problem+json")
+    );
     assert_eq!(second.json["links"]["status"], status_link(&first).as_str());
     assert_eq!(second.json["request_id"], first.json["request_id"]);
 
     // Another tenant's payment for the same item id is independent.
-    let other = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).as_tenant_b().send().await;
+    let other = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .as_tenant_b()
+        .send()
+        .await;
     assert_eq!(other.status, 202, "{}", other.text);
 
     // Once the first completes, the item is free again.
     let id = first.json["request_id"].as_str().unwrap_or_default();
-    assert_eq!(deliver_result(base(), id, 200, &item_body(&item, "completed", 22500)).await.status, 200);
-    backend().script(&item, Behavior::Answer { status: 200, body: json!({"again": true}), after: Duration::ZERO });
-    let third = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5})).send().await;
+    assert_eq!(
+        deliver_result(base(), id, 200, &item_body(&item, "completed", 22500))
+            .await
+            .status,
+        200
+    );
+    backend().script(
+        &item,
+        Behavior::Answer {
+            status: 200,
+            body: json!({"again": true}),
+            after: Duration::ZERO,
+        },
+    );
+    let third = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5}))
+        .send()
+        .await;
     assert_eq!(third.status, 200, "{}", third.text);
     assert_eq!(third.json, json!({"again": true}));
 }
@@ -217,37 +347,68 @@ async fn a_second_payment_for_an_item_in_flight_gets_409_with_the_in_flight_link
 #[tokio::test]
 async fn transient_backend_failures_are_resubmitted_then_succeed() {
     let item = unique("retry");
-    let ok = Behavior::Answer { status: 200, body: item_body(&item, "completed", 22500), after: Duration::ZERO };
-    backend().script(&item, Behavior::FailTimes { n: 2, then: Box::new(ok) });
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 10})).send().await;
+    let ok = Behavior::Answer {
+        status: 200,
+        body: item_body(&item, "completed", 22500),
+        after: Duration::ZERO,
+    };
+    backend().script(
+        &item,
+        Behavior::FailTimes {
+            n: 2,
+            then: Box::new(ok),
+        },
+    );
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 10}))
+        .send()
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let dispatches = backend().dispatches_for(&item);
     let counts: Vec<u32> = dispatches.iter().map(|d| d.submission_count).collect();
     assert_eq!(counts, vec![1, 2, 3]);
-    assert!(dispatches.iter().all(|d| d.request_id == dispatches[0].request_id));
-    let status = Call::new("GET", reply.header("content-location").unwrap_or_default()).send().await;
+    assert!(dispatches
+        .iter()
+        .all(|d| d.request_id == dispatches[0].request_id));
+    let status = Call::new("GET", reply.header("content-location").unwrap_or_default())
+        .send()
+        .await;
     assert_eq!(status.status, 200);
 }
 
 #[tokio::test]
 async fn a_backend_that_always_fails_ends_failed_after_bounded_tries() {
     let item = unique("always-500");
-    backend().script(&item, Behavior::FailTimes { n: u32::MAX, then: Box::new(Behavior::Acknowledge) });
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 15})).send().await;
+    backend().script(
+        &item,
+        Behavior::FailTimes {
+            n: u32::MAX,
+            then: Box::new(Behavior::Acknowledge),
+        },
+    );
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 15}))
+        .send()
+        .await;
     assert_eq!(reply.status, 502, "{}", reply.text);
     assert_eq!(reply.json["state"], "failed");
     assert_eq!(reply.json["submission_count"], 5);
     assert_eq!(backend().dispatches_for(&item).len(), 5);
     // A failed request frees the item.
     backend().script(&item, Behavior::Acknowledge);
-    let again = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).send().await;
+    let again = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
     assert_eq!(again.status, 202, "{}", again.text);
 }
 
 fn field_names(reply: &Reply) -> Vec<String> {
     reply.json["errors"]
         .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -257,23 +418,79 @@ async fn every_invalid_field_is_a_400_naming_it_and_nothing_is_stored() {
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
         ("ok", json!({}), vec!["account_id"]),
         ("ok", json!({"account_id": ""}), vec!["account_id"]),
-        ("ok", json!({"account_id": "not-a-uuid"}), vec!["account_id"]),
+        (
+            "ok",
+            json!({"account_id": "not-a-uuid"}),
+            vec!["account_id"],
+        ),
         ("ok", json!({"account_id": 12}), vec!["account_id"]),
         ("b%20ad", json!({"account_id": ACCOUNT}), vec!["item"]),
         ("x%2Fy", json!({"account_id": ACCOUNT}), vec!["item"]),
-        ("ok", json!({"account_id": ACCOUNT, "device_id": ""}), vec!["device_id"]),
-        ("ok", json!({"account_id": ACCOUNT, "device_id": long_device}), vec!["device_id"]),
-        ("ok", json!({"account_id": ACCOUNT, "device_id": "a\nb"}), vec!["device_id"]),
-        ("ok", json!({"account_id": ACCOUNT, "ip_address": "999.1.1.1"}), vec!["ip_address"]),
-        ("ok", json!({"account_id": ACCOUNT, "ip_address": "localhost"}), vec!["ip_address"]),
-        ("ok", json!({"account_id": ACCOUNT, "wait": -1}), vec!["wait"]),
-        ("ok", json!({"account_id": ACCOUNT, "wait": "soon"}), vec!["wait"]),
-        ("ok", json!({"account_id": ACCOUNT, "wait": 1.5}), vec!["wait"]),
-        ("ok", json!({"account_id": ACCOUNT, "wait": true}), vec!["wait"]),
-        ("ok", json!({"account_id": ACCOUNT, "callback": "https://shop.example.com/{order}"}), vec!["callback"]),
-        ("ok", json!({"account_id": ACCOUNT, "callback": "/relative"}), vec!["callback"]),
-        ("ok", json!({"account_id": ACCOUNT, "callback": "ftp://shop.example.com/"}), vec!["callback"]),
-        ("ok", json!({"account_id": ACCOUNT, "callback": "http://169.254.169.254/latest"}), vec!["callback"]),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "device_id": ""}),
+            vec!["device_id"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "device_id": long_device}),
+            vec!["device_id"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "device_id": "a\nb"}),
+            vec!["device_id"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "ip_address": "999.1.1.1"}),
+            vec!["ip_address"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "ip_address": "localhost"}),
+            vec!["ip_address"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "wait": -1}),
+            vec!["wait"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "wait": "soon"}),
+            vec!["wait"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "wait": 1.5}),
+            vec!["wait"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "wait": true}),
+            vec!["wait"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "callback": "https://shop.example.com/{order}"}),
+            vec!["callback"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "callback": "/relative"}),
+            vec!["callback"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "callback": "ftp://shop.example.com/"}),
+            vec!["callback"],
+        ),
+        (
+            "ok",
+            json!({"account_id": ACCOUNT, "callback": "http://169.254.169.254/latest"}),
+            vec!["callback"],
+        ),
         (
             "ok",
             json!({"account_id": "x", "device_id": "", "ip_address": "x", "wait": "x", "callback": "x"}),
@@ -281,16 +498,28 @@ async fn every_invalid_field_is_a_400_naming_it_and_nothing_is_stored() {
         ),
     ];
     for (item_suffix, body, fields) in cases {
-        let item = if item_suffix == "ok" { unique("bad") } else { format!("{}{item_suffix}", unique("bad")) };
+        let item = if item_suffix == "ok" {
+            unique("bad")
+        } else {
+            format!("{}{item_suffix}", unique("bad"))
+        };
         backend().script(&item, Behavior::Acknowledge);
         let reply = make_payment(base(), &item, &body).send().await;
         assert_eq!(reply.status, 400, "{body} -> {}", reply.text);
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(field_names(&reply), fields, "{body}");
-        assert!(backend().dispatches_for(&item).is_empty(), "nothing dispatched for {body}");
+        assert!(
+            backend().dispatches_for(&item).is_empty(),
+            "nothing dispatched for {body}"
+        );
         if item_suffix == "ok" {
             // Nothing was stored: the item is not locked, so a valid payment goes through.
-            let valid = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).send().await;
+            let valid = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+                .send()
+                .await;
             assert_eq!(valid.status, 202, "after {body}: {}", valid.text);
         }
     }
@@ -301,11 +530,37 @@ async fn malformed_bodies_and_transport_errors_have_defined_answers() {
     let item = unique("transport");
     let url = format!("{}/items/{item}/make_payment", base());
     let cases: Vec<(Call, u16, Option<&str>)> = vec![
-        (Call::new("PATCH", &url).raw("application/json", "{not json"), 400, Some("body")),
-        (Call::new("PATCH", &url).raw("application/json", "[1, 2]"), 400, Some("body")),
-        (Call::new("PATCH", &url).raw("application/x-www-form-urlencoded", "account_id=a&account_id=b"), 400, Some("account_id")),
-        (Call::new("PATCH", &url).raw("text/plain", "account_id=x"), 415, None),
-        (Call::new("PATCH", &url).raw("application/json", format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000))), 413, None),
+        (
+            Call::new("PATCH", &url).raw("application/json", "{not json"),
+            400,
+            Some("body"),
+        ),
+        (
+            Call::new("PATCH", &url).raw("application/json", "[1, 2]"),
+            400,
+            Some("body"),
+        ),
+        (
+            Call::new("PATCH", &url).raw(
+                "application/x-www-form-urlencoded",
+                "account_id=a&account_id=b",
+            ),
+            400,
+            Some("account_id"),
+        ),
+        (
+            Call::new("PATCH", &url).raw("text/plain", "account_id=x"),
+            415,
+            None,
+        ),
+        (
+            Call::new("PATCH", &url).raw(
+                "application/json",
+                format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000)),
+            ),
+            413,
+            None,
+        ),
         (Call::new("GET", &url), 405, None),
         (Call::new("DELETE", &url), 405, None),
         (Call::new("GET", format!("{}/nope", base())), 404, None),
@@ -313,7 +568,12 @@ async fn malformed_bodies_and_transport_errors_have_defined_answers() {
     for (call, status, field) in cases {
         let reply = call.send().await;
         assert_eq!(reply.status, status, "{}", reply.text);
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{}", reply.text);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            reply.text
+        );
         if let Some(field) = field {
             assert_eq!(field_names(&reply), vec![field.to_owned()]);
         }
@@ -323,7 +583,10 @@ async fn malformed_bodies_and_transport_errors_have_defined_answers() {
     }
     // The form encoding and POST are accepted too.
     let form = Call::new("POST", &url)
-        .raw("application/x-www-form-urlencoded", format!("account_id={ACCOUNT}&wait=3"))
+        .raw(
+            "application/x-www-form-urlencoded",
+            format!("account_id={ACCOUNT}&wait=3"),
+        )
         .send()
         .await;
     assert_eq!(form.status, 200, "{}", form.text);
@@ -335,17 +598,30 @@ async fn the_callback_template_is_stored_and_linked() {
     let item = unique("callback");
     backend().script(&item, Behavior::Acknowledge);
     let encoded = "http%3A%2F%2F127.0.0.1%3A9%2Fhooks%2F%7Bitem%7D%3Frequest%3D%7Buuid%7D";
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "callback": encoded})).send().await;
+    let reply = make_payment(
+        base(),
+        &item,
+        &json!({"account_id": ACCOUNT, "callback": encoded}),
+    )
+    .send()
+    .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     let id = reply.json["request_id"].as_str().unwrap_or_default();
-    assert_eq!(reply.json["links"]["callbacks"], format!("{}/request/{id}/callbacks", base()).as_str());
+    assert_eq!(
+        reply.json["links"]["callbacks"],
+        format!("{}/request/{id}/callbacks", base()).as_str()
+    );
 }
 
 #[tokio::test]
 async fn every_authentication_failure_is_a_401_with_a_challenge() {
     let item = unique("auth");
     let pay_url = format!("{}/items/{item}/make_payment", base());
-    let status_url = format!("{}/request/{}/status", base(), uuid::Uuid::new_v4().simple());
+    let status_url = format!(
+        "{}/request/{}/status",
+        base(),
+        uuid::Uuid::new_v4().simple()
+    );
     let headers: Vec<Option<String>> = vec![
         None,
         Some(String::new()),
@@ -361,13 +637,21 @@ async fn every_authentication_failure_is_a_401_with_a_challenge() {
     for header in headers {
         for url in [&pay_url, &status_url] {
             let method = if url == &pay_url { "PATCH" } else { "GET" };
-            let mut call = Call::new(method, url.as_str()).json(&json!({"account_id": ACCOUNT})).without("authorization");
+            let mut call = Call::new(method, url.as_str())
+                .json(&json!({"account_id": ACCOUNT}))
+                .without("authorization");
             if let Some(h) = &header {
                 call = call.header("authorization", h);
             }
             let reply = call.send().await;
             assert_eq!(reply.status, 401, "{header:?} on {url}: {}", reply.text);
-            assert!(reply.header("www-authenticate").unwrap_or_default().contains("Basic"), "{header:?}");
+            assert!(
+                reply
+                    .header("www-authenticate")
+                    .unwrap_or_default()
+                    .contains("Basic"),
+                "{header:?}"
+            );
             assert_eq!(reply.json["code"], "unauthorized");
             assert!(!reply.text.contains(TENANT_A_SECRET), "never echo a secret");
         }
@@ -384,15 +668,26 @@ async fn every_authentication_failure_is_a_401_with_a_challenge() {
 #[tokio::test]
 async fn another_tenants_request_is_not_found() {
     let item = unique("tenancy");
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5})).send().await;
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5}))
+        .send()
+        .await;
     assert_eq!(reply.status, 200);
-    let link = reply.header("content-location").unwrap_or_default().to_owned();
+    let link = reply
+        .header("content-location")
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(Call::new("GET", &link).send().await.status, 200);
     let other = Call::new("GET", &link).as_tenant_b().send().await;
     assert_eq!(other.status, 404, "{}", other.text);
     assert!(!other.text.contains(&item), "nothing of the request leaks");
-    for id in [uuid::Uuid::new_v4().simple().to_string(), "nope".into(), "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f".into()] {
-        let missing = Call::new("GET", format!("{}/request/{id}/status", base())).send().await;
+    for id in [
+        uuid::Uuid::new_v4().simple().to_string(),
+        "nope".into(),
+        "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f".into(),
+    ] {
+        let missing = Call::new("GET", format!("{}/request/{id}/status", base()))
+            .send()
+            .await;
         assert_eq!(missing.status, 404, "{id}");
     }
     let bad_wait = Call::new("GET", format!("{link}?wait=-5")).send().await;
@@ -404,17 +699,34 @@ async fn another_tenants_request_is_not_found() {
 async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting_deliveries() {
     let item = unique("result-auth");
     backend().script(&item, Behavior::Acknowledge);
-    let accepted = make_payment(base(), &item, &json!({"account_id": ACCOUNT})).send().await;
-    let id = accepted.json["request_id"].as_str().unwrap_or_default().to_owned();
+    let accepted = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
+    let id = accepted.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     backend().await_dispatches(&item, 1, DEADLINE).await;
     let payload = json!({"status": 200, "body": item_body(&item, "completed", 22500)}).to_string();
     let url = format!("{}/internal/requests/{id}/result", base());
 
-    let unsigned = Call::new("POST", &url).without("authorization").raw("application/json", payload.clone()).send().await;
+    let unsigned = Call::new("POST", &url)
+        .without("authorization")
+        .raw("application/json", payload.clone())
+        .send()
+        .await;
     assert_eq!(unsigned.status, 401, "{}", unsigned.text);
     let wrong_key = deliver_signed(base(), &id, &payload, "m1", now_secs(), CALLBACK_SECRET).await;
     assert_eq!(wrong_key.status, 401);
-    let stale = deliver_signed(base(), &id, &payload, "m2", now_secs() - 301, BACKEND_SECRET).await;
+    let stale = deliver_signed(
+        base(),
+        &id,
+        &payload,
+        "m2",
+        now_secs() - 301,
+        BACKEND_SECRET,
+    )
+    .await;
     assert_eq!(stale.status, 401);
     let pending = Call::new("GET", status_link(&accepted)).send().await;
     assert_eq!(pending.status, 202, "rejected deliveries change nothing");
@@ -424,7 +736,10 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
     let replay = deliver_signed(base(), &id, &payload, "m3", now_secs(), BACKEND_SECRET).await;
     assert_eq!(replay.status, 409, "{}", replay.text);
     let same_again = deliver_signed(base(), &id, &payload, "m4", now_secs(), BACKEND_SECRET).await;
-    assert_eq!(same_again.status, 200, "the same result under a new id is idempotent");
+    assert_eq!(
+        same_again.status, 200,
+        "the same result under a new id is idempotent"
+    );
     let different = json!({"status": 422, "body": {"other": true}}).to_string();
     let conflict = deliver_signed(base(), &id, &different, "m5", now_secs(), BACKEND_SECRET).await;
     assert_eq!(conflict.status, 409, "{}", conflict.text);
@@ -432,8 +747,22 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
     assert_eq!(done.status, 200);
     assert_eq!(done.json, item_body(&item, "completed", 22500));
 
-    let unknown = deliver_result(base(), &uuid::Uuid::new_v4().simple().to_string(), 200, &json!({})).await;
+    let unknown = deliver_result(
+        base(),
+        &uuid::Uuid::new_v4().simple().to_string(),
+        200,
+        &json!({}),
+    )
+    .await;
     assert_eq!(unknown.status, 404);
-    let malformed = deliver_signed(base(), &id, r#"{"status": "ok"}"#, "m6", now_secs(), BACKEND_SECRET).await;
+    let malformed = deliver_signed(
+        base(),
+        &id,
+        r#"{"status": "ok"}"#,
+        "m6",
+        now_secs(),
+        BACKEND_SECRET,
+    )
+    .await;
     assert_eq!(malformed.status, 400);
 }

@@ -21,7 +21,11 @@ use super::{Reply, BACKEND_SECRET};
 #[derive(Clone, Debug)]
 pub enum Behavior {
     /// Answer with `status` and `body` after `after`.
-    Answer { status: u16, body: Value, after: Duration },
+    Answer {
+        status: u16,
+        body: Value,
+        after: Duration,
+    },
     /// Answer 202; the test delivers the result itself.
     Acknowledge,
     /// Never answer (the gateway's dispatch timeout fires).
@@ -70,14 +74,18 @@ impl TestBackend {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let backend = served.clone();
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| {
                             let backend = backend.clone();
                             async move { Ok::<_, Infallible>(backend.handle(req).await) }
                         });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
                     });
                 }
             });
@@ -90,15 +98,29 @@ impl TestBackend {
     }
 
     pub fn script(&self, item: &str, behavior: Behavior) {
-        self.behaviors.lock().unwrap().insert(item.to_owned(), behavior);
+        self.behaviors
+            .lock()
+            .unwrap()
+            .insert(item.to_owned(), behavior);
     }
 
     pub fn dispatches_for(&self, item: &str) -> Vec<Dispatch> {
-        self.dispatches.lock().unwrap().iter().filter(|d| d.subject == item).cloned().collect()
+        self.dispatches
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.subject == item)
+            .cloned()
+            .collect()
     }
 
     /// Waits until the gateway has dispatched `item` at least `n` times.
-    pub async fn await_dispatches(&self, item: &str, n: usize, deadline: Duration) -> Vec<Dispatch> {
+    pub async fn await_dispatches(
+        &self,
+        item: &str,
+        n: usize,
+        deadline: Duration,
+    ) -> Vec<Dispatch> {
         super::eventually(&format!("{n} dispatch(es) of {item}"), deadline, || async {
             let seen = self.dispatches_for(item);
             (seen.len() >= n).then_some(seen)
@@ -107,15 +129,33 @@ impl TestBackend {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (id, ts, sig, idem) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"), header("idempotency-key"));
-        let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (id, ts, sig, idem) = (
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+            header("idempotency-key"),
+        );
+        let bytes = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let signature_valid = match (&id, &ts, &sig) {
             (Some(id), Some(ts), Some(sig)) => ts
                 .parse::<u64>()
-                .map(|t| sig.split(' ').any(|s| s == sign(BACKEND_SECRET, id, t, &text)))
+                .map(|t| {
+                    sig.split(' ')
+                        .any(|s| s == sign(BACKEND_SECRET, id, t, &text))
+                })
                 .unwrap_or(false),
             _ => false,
         };
@@ -152,10 +192,17 @@ fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
         .unwrap_or_default()
 }
 
-fn respond(behavior: Behavior, submission: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send>> {
+fn respond(
+    behavior: Behavior,
+    submission: u32,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send>> {
     Box::pin(async move {
         match behavior {
-            Behavior::Answer { status, body, after } => {
+            Behavior::Answer {
+                status,
+                body,
+                after,
+            } => {
                 tokio::time::sleep(after).await;
                 json_response(status, &body)
             }
@@ -179,18 +226,36 @@ fn respond(behavior: Behavior, submission: u32) -> std::pin::Pin<Box<dyn std::fu
 pub async fn deliver_result(base: &str, request_id: &str, status: u16, body: &Value) -> Reply {
     let payload = json!({"status": status, "body": body}).to_string();
     let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    deliver_signed(base, request_id, &payload, &msg_id, now_secs(), BACKEND_SECRET).await
+    deliver_signed(
+        base,
+        request_id,
+        &payload,
+        &msg_id,
+        now_secs(),
+        BACKEND_SECRET,
+    )
+    .await
 }
 
 /// Delivers `payload` with explicit signing inputs (for the rejection tests).
-pub async fn deliver_signed(base: &str, request_id: &str, payload: &str, msg_id: &str, timestamp: u64, secret: &str) -> Reply {
+pub async fn deliver_signed(
+    base: &str,
+    request_id: &str,
+    payload: &str,
+    msg_id: &str,
+    timestamp: u64,
+    secret: &str,
+) -> Reply {
     let started = Instant::now();
     let resp = reqwest::Client::new()
         .post(format!("{base}/internal/requests/{request_id}/result"))
         .header("content-type", "application/json")
         .header("webhook-id", msg_id)
         .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", sign(secret, msg_id, timestamp, payload))
+        .header(
+            "webhook-signature",
+            sign(secret, msg_id, timestamp, payload),
+        )
         .body(payload.to_owned())
         .send()
         .await

@@ -5,8 +5,8 @@
 //! the tests even though statics are never dropped.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,8 +34,13 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
     pub fn start(name: &str, vars: Vec<(String, String)>) -> Gateway {
-        let port = free_port();
-        let scratch = std::env::temp_dir().join(format!("edgepay-e2e-{name}-{}", std::process::id()));
+        Self::start_on(free_port(), name, vars)
+    }
+
+    /// As `start`, on a port chosen beforehand (for vars that must name it).
+    pub fn start_on(port: u16, name: &str, vars: Vec<(String, String)>) -> Gateway {
+        let scratch =
+            std::env::temp_dir().join(format!("edgepay-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).expect("scratch dir");
         let gateway = Gateway {
@@ -68,7 +73,10 @@ impl Gateway {
             args.push("--var".into());
             args.push(format!("{k}:{v}"));
         }
-        let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
         // The watchdog: run wrangler in the background, and when the test process (our
         // parent) is gone, kill the whole group.
         let script = format!(
@@ -126,10 +134,14 @@ impl Gateway {
 
     pub fn kill(&self) {
         if let Some(pgid) = self.pgid.lock().unwrap().take() {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
             // Wait until the port is free again so the restart can bind it.
             let start = Instant::now();
-            while TcpListener::bind(("127.0.0.1", self.port)).is_err() && start.elapsed() < Duration::from_secs(10) {
+            while TcpListener::bind(("127.0.0.1", self.port)).is_err()
+                && start.elapsed() < Duration::from_secs(10)
+            {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
