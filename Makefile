@@ -65,13 +65,14 @@ test: setup lint unit e2e
 
 lint:
 	cargo fmt --check
-	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy --all-targets -- -D warnings
 
 unit:
 	cargo test --lib
 
 e2e: worker
-	cargo test --tests --test '*' -- --nocapture
+	cargo test --test 'e2e_*'
 
 deploy: setup
 	$(MAKE) -B worker WASM_OPT=1

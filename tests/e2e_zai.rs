@@ -316,7 +316,7 @@ async fn a_second_payment_for_an_item_in_flight_gets_409_with_the_in_flight_link
 
     // Another tenant's payment for the same item id is independent.
     let other = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
-        .as_tenant_b()
+        .by_tenant_b()
         .send()
         .await;
     assert_eq!(other.status, 202, "{}", other.text);
@@ -677,7 +677,7 @@ async fn another_tenants_request_is_not_found() {
         .unwrap_or_default()
         .to_owned();
     assert_eq!(Call::new("GET", &link).send().await.status, 200);
-    let other = Call::new("GET", &link).as_tenant_b().send().await;
+    let other = Call::new("GET", &link).by_tenant_b().send().await;
     assert_eq!(other.status, 404, "{}", other.text);
     assert!(!other.text.contains(&item), "nothing of the request leaks");
     for id in [

@@ -195,7 +195,8 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let cases: Vec<(&str, Value, Vec<(&str, &str)>)> = vec![
+        type Case<'a> = (&'a str, Value, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
             ("ok", json!({}), vec![("account_id", "missing")]),
             (
                 "ok",

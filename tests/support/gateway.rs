@@ -88,7 +88,7 @@ impl Gateway {
             std::process::id()
         );
         let xdg = self.persist_dir.with_file_name("xdg");
-        let child = Command::new("bash")
+        let mut child = Command::new("bash")
             .arg("-c")
             .arg(script)
             .current_dir(repo_root())
@@ -102,6 +102,8 @@ impl Gateway {
             .spawn()
             .expect("spawn wrangler dev");
         *self.pgid.lock().unwrap() = Some(child.id());
+        // Reap the watchdog when it exits so it never lingers as a zombie.
+        std::thread::spawn(move || child.wait());
         self.wait_ready(Duration::from_secs(180));
     }
 

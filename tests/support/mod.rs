@@ -122,7 +122,7 @@ impl Call {
         self
     }
 
-    pub fn as_tenant_b(self) -> Call {
+    pub fn by_tenant_b(self) -> Call {
         self.header("authorization", &basic(TENANT_B_KEY, TENANT_B_SECRET))
     }
 
