@@ -17,6 +17,8 @@ pub mod problem_json;
 pub mod request_body;
 pub mod request_record;
 pub mod sandbox_scenarios;
+pub mod servicestack_request;
+pub mod servicestack_response;
 pub mod signing;
 pub mod ssrf_rules;
 pub mod time;

@@ -13,8 +13,12 @@ impl WaitSecs {
     pub const ZERO: WaitSecs = WaitSecs(0);
 
     /// Caps at 30 seconds; larger requests are honoured as 30, as the contract says.
-    pub fn capped(secs: u64) -> Self {
-        Self(secs.min(u64::from(Self::MAX)) as u32)
+    pub const fn capped(secs: u64) -> Self {
+        if secs < Self::MAX as u64 {
+            Self(secs as u32)
+        } else {
+            Self(Self::MAX)
+        }
     }
 
     pub fn secs(self) -> u32 {

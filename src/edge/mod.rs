@@ -14,4 +14,5 @@ pub mod payment_engine;
 pub mod payment_request_do;
 pub mod router;
 pub mod sandbox_backend;
+pub mod servicestack_routes;
 pub mod zai_routes;

@@ -4,7 +4,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use super::env_config::config;
 use super::http_io::{json_response, problem_response};
-use super::{internal_routes, sandbox_backend, zai_routes};
+use super::{internal_routes, sandbox_backend, servicestack_routes, zai_routes};
 use crate::domain::api_error::ApiError;
 
 fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
@@ -18,10 +18,22 @@ fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), 
 /// Entry point for every HTTP request to the Worker. Never returns `Err`: every failure is a response.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
-    match route(req, &env, &ctx, &path).await {
-        Ok(resp) => Ok(resp),
-        Err(e) => problem_response(&e, &path),
-    }
+    let mut resp = match route(req, &env, &ctx, &path).await {
+        Ok(resp) => resp,
+        Err(e) => problem_response(&e, &path)?,
+    };
+    // Browsers must never sniff a JSON (or JSONP) answer into something else.
+    resp.headers_mut().set("x-content-type-options", "nosniff")?;
+    Ok(resp)
+}
+
+/// `makePayment` → `Some(None)`, `makePayment.json` → `Some(Some("json"))`; other names → `None`.
+fn servicestack_suffix(name: &str) -> Option<Option<&str>> {
+    let (stem, suffix) = match name.split_once('.') {
+        Some((stem, suffix)) => (stem, Some(suffix)),
+        None => (name, None),
+    };
+    stem.eq_ignore_ascii_case("makePayment").then_some(suffix)
 }
 
 async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Response, ApiError> {
@@ -49,6 +61,11 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
             only(&method, &[Method::Post], "POST")?;
             internal_routes::backend_result(req, env, id).await
         }
+        ["mobile", "payments", name] => match servicestack_suffix(name) {
+            // The ServiceStack dialect renders its own errors, in its own shape.
+            Some(suffix) => Ok(servicestack_routes::make_payment(req, env, &url, suffix).await?),
+            None => Err(ApiError::NotFound { detail: "no such route" }),
+        },
         ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
             only(&method, &[Method::Post], "POST")?;
             sandbox_backend::payments(req, env, ctx, &url).await

@@ -1,4 +1,4 @@
-//! The Zai-compatible routes: `PATCH|POST /items/{item}/make_payment` and `GET /request/{uuid}/status`.
+//! The Zai-compatible routes: `PATCH|POST /items/{item}/make_payment`, and the status link shared by both dialects.
 
 use worker::{Env, Request, Response, Url};
 
@@ -7,13 +7,16 @@ use super::do_protocol::StatusQuery;
 use super::env_config::config;
 use super::http_io::{header, json_response, origin, raw_response, read_body, set_header};
 use super::payment_engine::start_payment;
+use super::servicestack_routes;
 use crate::domain::api_error::ApiError;
 use crate::domain::auth::ApiClient;
 use crate::domain::config::GatewayConfig;
 use crate::domain::ids::RequestId;
+use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
 use crate::domain::request_record::{Links, RequestView, FAILED_STATUS, RETRY_AFTER_SECS};
+use crate::domain::servicestack_response::Framing;
 use crate::domain::wait::{Preferences, WaitDecision, WaitSecs};
 use crate::domain::zai_request::ZaiPayment;
 
@@ -78,7 +81,11 @@ pub async fn status(
         wait_ms: decision.wait.millis(),
     };
     let view = do_client::request_status(env, &request_id.to_string(), &query).await?;
-    render(&view, &origin(url), &decision)
+    // The status link answers in the dialect the payment was made in.
+    match view.dialect {
+        Dialect::Zai => render(&view, &origin(url), &decision),
+        Dialect::ServiceStack => servicestack_routes::render(&Framing::Json, &view, &origin(url), &decision),
+    }
 }
 
 /// The Zai-dialect answer for a request: the backend's result verbatim, `502` for a failed
