@@ -19,7 +19,11 @@ fn gateway() -> &'static Gateway {
             ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
             ("SANDBOX_ENABLED", "true".to_owned()),
         ];
-        Gateway::start_on(port, "servicestack", vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Gateway::start_on(
+            port,
+            "servicestack",
+            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        )
     })
 }
 
@@ -42,7 +46,12 @@ const NEVER: &str = "deadbeef-0000-4000-8000-000000000000";
 fn field_names(reply: &Reply) -> Vec<String> {
     let mut names: Vec<String> = reply.json["responseStatus"]["errors"]
         .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["fieldName"].as_str().map(str::to_owned)).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["fieldName"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -50,7 +59,10 @@ fn field_names(reply: &Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn the_sandbox_answers_within_the_default_wait_as_a_data_string() {
-    let reply = Call::new("POST", url("makePayment")).json(&dto(&guid(), INSTANT)).send().await;
+    let reply = Call::new("POST", url("makePayment"))
+        .json(&dto(&guid(), INSTANT))
+        .send()
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
     let data = reply.json["data"].as_str().expect("data is a string");
@@ -58,7 +70,10 @@ async fn the_sandbox_answers_within_the_default_wait_as_a_data_string() {
     assert_eq!(inner["items"]["state"], "completed");
 
     // The synchronous original holds by default: the async scenario still answers 200.
-    let held = Call::new("POST", url("makePayment")).json(&dto(&guid(), ASYNC_1S)).send().await;
+    let held = Call::new("POST", url("makePayment"))
+        .json(&dto(&guid(), ASYNC_1S))
+        .send()
+        .await;
     assert_eq!(held.status, 200, "{}", held.text);
     assert!(held.elapsed >= Duration::from_millis(900));
 }
@@ -73,48 +88,80 @@ async fn respond_async_gets_202_in_servicestack_shape_and_the_status_link_later_
     assert_eq!(reply.status, 202, "{}", reply.text);
     assert_eq!(reply.json["data"], Value::Null);
     assert_eq!(reply.json["responseStatus"]["errorCode"], "Pending");
-    let request_id = reply.json["responseStatus"]["meta"]["requestId"].as_str().unwrap_or_default().to_owned();
+    let request_id = reply.json["responseStatus"]["meta"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(request_id.len(), 32);
     assert!(reply.json["responseStatus"]["meta"]["status"].is_string());
     assert_eq!(reply.header("preference-applied"), Some("respond-async"));
     let location = reply.header("location").unwrap_or_default().to_owned();
-    assert_eq!(location, format!("{}/request/{request_id}/status", gateway().base));
+    assert_eq!(
+        location,
+        format!("{}/request/{request_id}/status", gateway().base)
+    );
 
     let done = Call::new("GET", format!("{location}?wait=10")).send().await;
     assert_eq!(done.status, 200, "{}", done.text);
-    let inner: Value = serde_json::from_str(done.json["data"].as_str().unwrap_or_default()).unwrap_or(Value::Null);
+    let inner: Value =
+        serde_json::from_str(done.json["data"].as_str().unwrap_or_default()).unwrap_or(Value::Null);
     assert_eq!(inner["items"]["status"], 22500);
 }
 
 #[tokio::test]
 async fn prefer_wait_shortens_the_hold() {
-    let reply = Call::new("POST", url("makePayment")).json(&dto(&guid(), NEVER)).header("prefer", "wait=1").send().await;
+    let reply = Call::new("POST", url("makePayment"))
+        .json(&dto(&guid(), NEVER))
+        .header("prefer", "wait=1")
+        .send()
+        .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
-    assert!(reply.elapsed >= Duration::from_secs(1) && reply.elapsed < Duration::from_secs(10), "{:?}", reply.elapsed);
+    assert!(
+        reply.elapsed >= Duration::from_secs(1) && reply.elapsed < Duration::from_secs(10),
+        "{:?}",
+        reply.elapsed
+    );
     assert_eq!(reply.header("preference-applied"), Some("wait=1"));
 }
 
 #[tokio::test]
 async fn a_payment_id_in_flight_gets_409() {
     let id = guid();
-    let first = Call::new("POST", url("makePayment")).json(&dto(&id, NEVER)).header("prefer", "respond-async").send().await;
+    let first = Call::new("POST", url("makePayment"))
+        .json(&dto(&id, NEVER))
+        .header("prefer", "respond-async")
+        .send()
+        .await;
     assert_eq!(first.status, 202);
     // The dashed and the 32-hex forms are the same payment.
     let simple = id.replace('-', "").to_uppercase();
-    let second = Call::new("POST", url("makePayment")).json(&dto(&simple, INSTANT)).send().await;
+    let second = Call::new("POST", url("makePayment"))
+        .json(&dto(&simple, INSTANT))
+        .send()
+        .await;
     assert_eq!(second.status, 409, "{}", second.text);
     assert_eq!(second.json["responseStatus"]["errorCode"], "Conflict");
-    assert_eq!(second.json["responseStatus"]["meta"]["location"], first.header("location").unwrap_or_default());
+    assert_eq!(
+        second.json["responseStatus"]["meta"]["location"],
+        first.header("location").unwrap_or_default()
+    );
 }
 
 #[tokio::test]
 async fn json_suffix_and_format_json_work_and_xml_is_406() {
     for path in ["makePayment.json", "makePayment?format=json", "makepayment"] {
-        let reply = Call::new("POST", url(path)).json(&dto(&guid(), INSTANT)).send().await;
+        let reply = Call::new("POST", url(path))
+            .json(&dto(&guid(), INSTANT))
+            .send()
+            .await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.text);
         assert!(reply.json["data"].is_string());
     }
-    for (path, accept) in [("makePayment?format=xml", None), ("makePayment.xml", None), ("makePayment", Some("application/xml"))] {
+    for (path, accept) in [
+        ("makePayment?format=xml", None),
+        ("makePayment.xml", None),
+        ("makePayment", Some("application/xml")),
+    ] {
         let mut call = Call::new("POST", url(path)).json(&dto(&guid(), INSTANT));
         if let Some(accept) = accept {
             call = call.header("accept", accept);
@@ -127,18 +174,39 @@ async fn json_suffix_and_format_json_work_and_xml_is_406() {
 
 #[tokio::test]
 async fn jsonp_wraps_sanitises_and_sends_errors_as_200() {
-    let ok = Call::new("POST", url("makePayment?callback=handle.done_1")).json(&dto(&guid(), INSTANT)).send().await;
+    let ok = Call::new("POST", url("makePayment?callback=handle.done_1"))
+        .json(&dto(&guid(), INSTANT))
+        .send()
+        .await;
     assert_eq!(ok.status, 200);
-    assert!(ok.header("content-type").unwrap_or_default().starts_with("application/javascript"));
-    assert!(ok.text.starts_with("handle.done_1({") && ok.text.ends_with("})"), "{}", ok.text);
+    assert!(ok
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("application/javascript"));
+    assert!(
+        ok.text.starts_with("handle.done_1({") && ok.text.ends_with("})"),
+        "{}",
+        ok.text
+    );
 
-    let hostile = Call::new("POST", url("makePayment?callback=alert(1)//")).json(&dto(&guid(), INSTANT)).send().await;
+    let hostile = Call::new("POST", url("makePayment?callback=alert(1)//"))
+        .json(&dto(&guid(), INSTANT))
+        .send()
+        .await;
     assert!(hostile.text.starts_with("alert1({"), "{}", hostile.text);
 
-    let error = Call::new("POST", url("makePayment?callback=cb")).json(&json!({})).send().await;
+    let error = Call::new("POST", url("makePayment?callback=cb"))
+        .json(&json!({}))
+        .send()
+        .await;
     assert_eq!(error.status, 200, "JSONP errors travel as 200");
-    assert!(error.text.starts_with("cb({\"responseStatus\""), "{}", error.text);
-    let inner: Value = serde_json::from_str(&error.text[3..error.text.len() - 1]).unwrap_or(Value::Null);
+    assert!(
+        error.text.starts_with("cb({\"responseStatus\""),
+        "{}",
+        error.text
+    );
+    let inner: Value =
+        serde_json::from_str(&error.text[3..error.text.len() - 1]).unwrap_or(Value::Null);
     assert_eq!(inner["responseStatus"]["errorCode"], "NotEmpty");
 }
 
@@ -147,40 +215,79 @@ async fn every_field_error_names_its_field() {
     let id = guid();
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["clientType", "paymentId", "paymentMethod"]),
-        (json!({"paymentId": "12345", "paymentMethod": {}, "clientType": "IOS"}), vec!["paymentId"]),
-        (json!({"paymentId": id, "paymentMethod": "not an object", "clientType": "IOS"}), vec!["paymentMethod"]),
-        (json!({"paymentId": id, "paymentMethod": {}, "clientType": "Windows"}), vec!["clientType"]),
-        (json!({"paymentId": id, "paymentMethod": {}, "clientType": 9}), vec!["clientType"]),
-        (json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": "maybe"}), vec!["storePaymentMethod"]),
-        (json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "returnUrl": "not a url"}), vec!["returnUrl"]),
-        (json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "version": "v2"}), vec!["version"]),
+        (
+            json!({"paymentId": "12345", "paymentMethod": {}, "clientType": "IOS"}),
+            vec!["paymentId"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": "not an object", "clientType": "IOS"}),
+            vec!["paymentMethod"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": "Windows"}),
+            vec!["clientType"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": 9}),
+            vec!["clientType"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": "maybe"}),
+            vec!["storePaymentMethod"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "returnUrl": "not a url"}),
+            vec!["returnUrl"],
+        ),
+        (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "version": "v2"}),
+            vec!["version"],
+        ),
     ];
     for (body, fields) in cases {
-        let reply = Call::new("POST", url("makePayment")).json(&body).send().await;
+        let reply = Call::new("POST", url("makePayment"))
+            .json(&body)
+            .send()
+            .await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.text);
         assert_eq!(field_names(&reply), fields, "{body}");
         assert!(reply.json["responseStatus"]["message"].is_string());
-        assert!(!reply.text.contains("panicked") && !reply.text.contains(".rs:"), "no stack traces");
+        assert!(
+            !reply.text.contains("panicked") && !reply.text.contains(".rs:"),
+            "no stack traces"
+        );
     }
     // Nothing was stored: the payment id is free.
-    let ok = Call::new("POST", url("makePayment")).json(&dto(&id, INSTANT)).send().await;
+    let ok = Call::new("POST", url("makePayment"))
+        .json(&dto(&id, INSTANT))
+        .send()
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
 }
 
 #[tokio::test]
 async fn query_string_form_and_casing_are_merged() {
     let id = guid();
-    let form = format!("PaymentMethod=%7B%22type%22%3A%22card%22%7D&CLIENTTYPE=2&storepaymentmethod=false");
-    let reply = Call::new("POST", url(&format!("makePayment?paymentid={id}&clientType=1")))
-        .raw("application/x-www-form-urlencoded", form)
-        .send()
-        .await;
+    let form = "PaymentMethod=%7B%22type%22%3A%22card%22%7D&CLIENTTYPE=2&storepaymentmethod=false";
+    let reply = Call::new(
+        "POST",
+        url(&format!("makePayment?paymentid={id}&clientType=1")),
+    )
+    .raw("application/x-www-form-urlencoded", form)
+    .send()
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     // The bad query value is overridden by the form's good one.
-    let overridden = Call::new("POST", url(&format!("makePayment?clientType=nonsense&paymentId={}", guid())))
-        .json(&json!({"paymentMethod": {}, "clientType": "Web"}))
-        .send()
-        .await;
+    let overridden = Call::new(
+        "POST",
+        url(&format!(
+            "makePayment?clientType=nonsense&paymentId={}",
+            guid()
+        )),
+    )
+    .json(&json!({"paymentMethod": {}, "clientType": "Web"}))
+    .send()
+    .await;
     assert_eq!(overridden.status, 200, "{}", overridden.text);
 }
 
@@ -188,7 +295,10 @@ async fn query_string_form_and_casing_are_merged() {
 async fn bad_credentials_get_401_in_servicestack_shape() {
     let reply = Call::new("POST", url("makePayment"))
         .json(&dto(&guid(), INSTANT))
-        .header("authorization", &basic(TENANT_A_KEY, "wrong-secret-0000000"))
+        .header(
+            "authorization",
+            &basic(TENANT_A_KEY, "wrong-secret-0000000"),
+        )
         .send()
         .await;
     assert_eq!(reply.status, 401, "{}", reply.text);

@@ -14,7 +14,14 @@ use super::api_error::{ApiError, FieldError};
 use super::payment::{Dialect, NewPayment};
 
 /// The DTO's properties, as errors name them.
-pub const FIELDS: [&str; 6] = ["paymentId", "paymentMethod", "clientType", "storePaymentMethod", "returnUrl", "version"];
+pub const FIELDS: [&str; 6] = [
+    "paymentId",
+    "paymentMethod",
+    "clientType",
+    "storePaymentMethod",
+    "returnUrl",
+    "version",
+];
 
 /// Where the client is paying from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +79,9 @@ pub fn merge_sources(sources: Vec<Vec<(String, Value)>>) -> BTreeMap<String, Val
 }
 
 fn get<'a>(fields: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a Value> {
-    fields.get(&name.to_ascii_lowercase()).filter(|v| !v.is_null())
+    fields
+        .get(&name.to_ascii_lowercase())
+        .filter(|v| !v.is_null())
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> FieldError {
@@ -85,13 +94,23 @@ fn parse_payment_id(value: Option<&Value>) -> Result<Uuid, FieldError> {
         Some(Value::String(s)) if s.trim().is_empty() => Err(FieldError::missing("paymentId")),
         Some(Value::String(s)) => {
             let s = s.trim();
-            let well_formed = (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())) || s.len() == 36;
+            let well_formed =
+                (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())) || s.len() == 36;
             well_formed
                 .then(|| Uuid::try_parse(s).ok())
                 .flatten()
-                .ok_or_else(|| invalid("paymentId", "`paymentId` must be a GUID: 32 hex digits, or the dashed form"))
+                .ok_or_else(|| {
+                    invalid(
+                        "paymentId",
+                        "`paymentId` must be a GUID: 32 hex digits, or the dashed form",
+                    )
+                })
         }
-        Some(_) => Err(FieldError::new("paymentId", "invalid_type", "`paymentId` must be a string GUID")),
+        Some(_) => Err(FieldError::new(
+            "paymentId",
+            "invalid_type",
+            "`paymentId` must be a string GUID",
+        )),
     }
 }
 
@@ -132,13 +151,18 @@ fn parse_return_url(value: Option<&Value>) -> Result<Option<String>, FieldError>
         )),
         Some(Value::String(s)) => {
             // Custom app schemes (myapp://done) are fine; it must still be absolute.
-            let url = Url::parse(s).map_err(|_| invalid("returnUrl", "`returnUrl` must be an absolute URL"))?;
+            let url = Url::parse(s)
+                .map_err(|_| invalid("returnUrl", "`returnUrl` must be an absolute URL"))?;
             if url.cannot_be_a_base() && !s.contains(':') {
                 return Err(invalid("returnUrl", "`returnUrl` must be an absolute URL"));
             }
             Ok(Some(s.clone()))
         }
-        Some(_) => Err(FieldError::new("returnUrl", "invalid_type", "`returnUrl` must be a string")),
+        Some(_) => Err(FieldError::new(
+            "returnUrl",
+            "invalid_type",
+            "`returnUrl` must be a string",
+        )),
     }
 }
 
@@ -161,26 +185,40 @@ impl ServiceStackPayment {
     pub fn parse(fields: &BTreeMap<String, Value>) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let payment_id = take(&mut errors, parse_payment_id(get(fields, "paymentId")));
-        let payment_method = take(&mut errors, parse_payment_method(get(fields, "paymentMethod")));
+        let payment_method = take(
+            &mut errors,
+            parse_payment_method(get(fields, "paymentMethod")),
+        );
         let client_type = match get(fields, "clientType") {
             None => take(&mut errors, Err(FieldError::missing("clientType"))),
             Some(v) => take(
                 &mut errors,
-                ClientType::parse(v).ok_or_else(|| invalid("clientType", "`clientType` must be IOS, Android or Web (or 1, 2, 3)")),
+                ClientType::parse(v).ok_or_else(|| {
+                    invalid(
+                        "clientType",
+                        "`clientType` must be IOS, Android or Web (or 1, 2, 3)",
+                    )
+                }),
             ),
         };
-        let store = take(&mut errors, parse_bool("storePaymentMethod", get(fields, "storePaymentMethod"))).flatten();
+        let store = take(
+            &mut errors,
+            parse_bool("storePaymentMethod", get(fields, "storePaymentMethod")),
+        )
+        .flatten();
         let return_url = take(&mut errors, parse_return_url(get(fields, "returnUrl"))).flatten();
         let version = take(&mut errors, parse_version(get(fields, "version"))).flatten();
         match (payment_id, payment_method, client_type) {
-            (Some(payment_id), Some(payment_method), Some(client_type)) if errors.is_empty() => Ok(Self {
-                payment_id,
-                payment_method,
-                client_type,
-                store_payment_method: store,
-                return_url,
-                version,
-            }),
+            (Some(payment_id), Some(payment_method), Some(client_type)) if errors.is_empty() => {
+                Ok(Self {
+                    payment_id,
+                    payment_method,
+                    client_type,
+                    store_payment_method: store,
+                    return_url,
+                    version,
+                })
+            }
             _ => Err(ApiError::Validation(errors)),
         }
     }
@@ -191,7 +229,10 @@ impl ServiceStackPayment {
         let mut fields = Map::new();
         fields.insert("payment_id".into(), Value::String(subject.clone()));
         fields.insert("payment_method".into(), Value::Object(self.payment_method));
-        fields.insert("client_type".into(), Value::String(self.client_type.as_str().to_owned()));
+        fields.insert(
+            "client_type".into(),
+            Value::String(self.client_type.as_str().to_owned()),
+        );
         if let Some(store) = self.store_payment_method {
             fields.insert("store_payment_method".into(), Value::Bool(store));
         }
@@ -231,7 +272,12 @@ mod tests {
     }
 
     fn fields_in_error(sources: Vec<Value>) -> Vec<(String, &'static str)> {
-        parse(sources).unwrap_err().field_errors().iter().map(|e| (e.field.clone(), e.code)).collect()
+        parse(sources)
+            .unwrap_err()
+            .field_errors()
+            .iter()
+            .map(|e| (e.field.clone(), e.code))
+            .collect()
     }
 
     #[test]
@@ -248,8 +294,15 @@ mod tests {
 
     #[test]
     fn both_guid_forms_and_every_client_type_form() {
-        for id in [GUID, "3F2504E04F8941D39A0C0305E82C3301", "3f2504e04f8941d39a0c0305e82c3301"] {
-            let p = parse(vec![json!({"paymentId": id, "paymentMethod": {}, "clientType": 1})]).unwrap();
+        for id in [
+            GUID,
+            "3F2504E04F8941D39A0C0305E82C3301",
+            "3f2504e04f8941d39a0c0305e82c3301",
+        ] {
+            let p = parse(vec![
+                json!({"paymentId": id, "paymentMethod": {}, "clientType": 1}),
+            ])
+            .unwrap();
             assert_eq!(p.payment_id.to_string(), GUID, "{id}");
         }
         let forms = [
@@ -264,7 +317,10 @@ mod tests {
             (json!("3"), ClientType::Web),
         ];
         for (form, expected) in forms {
-            let p = parse(vec![json!({"paymentId": GUID, "paymentMethod": {}, "clientType": form.clone()})]).unwrap();
+            let p = parse(vec![
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": form.clone()}),
+            ])
+            .unwrap();
             assert_eq!(p.client_type, expected, "{form}");
         }
     }
@@ -287,7 +343,10 @@ mod tests {
         let new = p.into_new_payment("t");
         assert_eq!(new.subject, GUID);
         assert_eq!(new.fields.get("client_type"), Some(&json!("Android")));
-        assert_eq!(new.fields.get("return_url"), Some(&json!("myapp://payments/done?x=1")));
+        assert_eq!(
+            new.fields.get("return_url"),
+            Some(&json!("myapp://payments/done?x=1"))
+        );
         assert_eq!(new.callback, None, "returnUrl is not a callback");
     }
 
@@ -295,24 +354,70 @@ mod tests {
     fn every_bad_field_is_named() {
         type Case = (Value, Vec<(&'static str, &'static str)>);
         let cases: Vec<Case> = vec![
-            (json!({}), vec![("clientType", "missing"), ("paymentId", "missing"), ("paymentMethod", "missing")]),
-            (json!({"paymentId": "123", "paymentMethod": {}, "clientType": "web"}), vec![("paymentId", "invalid")]),
-            (json!({"paymentId": "{3f2504e0-4f89-41d3-9a0c-0305e82c3301}", "paymentMethod": {}, "clientType": "web"}), vec![("paymentId", "invalid")]),
-            (json!({"paymentId": 7, "paymentMethod": {}, "clientType": "web"}), vec![("paymentId", "invalid_type")]),
-            (json!({"paymentId": GUID, "paymentMethod": "card", "clientType": "web"}), vec![("paymentMethod", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": [1], "clientType": "web"}), vec![("paymentMethod", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "windows"}), vec![("clientType", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": 4}), vec![("clientType", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": "yes"}), vec![("storePaymentMethod", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": 1}), vec![("storePaymentMethod", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "returnUrl": "/relative"}), vec![("returnUrl", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "version": "1.5"}), vec![("version", "invalid")]),
-            (json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "version": true}), vec![("version", "invalid")]),
+            (
+                json!({}),
+                vec![
+                    ("clientType", "missing"),
+                    ("paymentId", "missing"),
+                    ("paymentMethod", "missing"),
+                ],
+            ),
+            (
+                json!({"paymentId": "123", "paymentMethod": {}, "clientType": "web"}),
+                vec![("paymentId", "invalid")],
+            ),
+            (
+                json!({"paymentId": "{3f2504e0-4f89-41d3-9a0c-0305e82c3301}", "paymentMethod": {}, "clientType": "web"}),
+                vec![("paymentId", "invalid")],
+            ),
+            (
+                json!({"paymentId": 7, "paymentMethod": {}, "clientType": "web"}),
+                vec![("paymentId", "invalid_type")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": "card", "clientType": "web"}),
+                vec![("paymentMethod", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": [1], "clientType": "web"}),
+                vec![("paymentMethod", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "windows"}),
+                vec![("clientType", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": 4}),
+                vec![("clientType", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": "yes"}),
+                vec![("storePaymentMethod", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "storePaymentMethod": 1}),
+                vec![("storePaymentMethod", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "returnUrl": "/relative"}),
+                vec![("returnUrl", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "version": "1.5"}),
+                vec![("version", "invalid")],
+            ),
+            (
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "version": true}),
+                vec![("version", "invalid")],
+            ),
         ];
         for (body, expected) in cases {
             let mut got = fields_in_error(vec![body.clone()]);
             got.sort();
-            let expected: Vec<(String, &str)> = expected.into_iter().map(|(f, c)| (f.to_owned(), c)).collect();
+            let expected: Vec<(String, &str)> = expected
+                .into_iter()
+                .map(|(f, c)| (f.to_owned(), c))
+                .collect();
             assert_eq!(got, expected, "{body}");
         }
     }

@@ -16,7 +16,10 @@ pub enum Framing {
 
 /// Keeps only `[A-Za-z0-9._]` of a JSONP callback name; `None` if nothing is left.
 pub fn sanitize_jsonp(name: &str) -> Option<String> {
-    let clean: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_').collect();
+    let clean: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+        .collect();
     (!clean.is_empty()).then_some(clean)
 }
 
@@ -26,18 +29,31 @@ fn accept_allows_json(accept: &str) -> bool {
         let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let refused = parts.any(|p| {
             let p = p.trim();
-            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
         });
         !refused
             && matches!(
                 media.as_str(),
-                "*/*" | "application/*" | "application/json" | "text/json" | "application/javascript" | "text/javascript" | "text/*"
+                "*/*"
+                    | "application/*"
+                    | "application/json"
+                    | "text/json"
+                    | "application/javascript"
+                    | "text/javascript"
+                    | "text/*"
             )
     })
 }
 
 /// Picks the framing from the `.json`/`.xml` suffix, `?format=`, `Accept` and `?callback=`.
-pub fn negotiate(suffix: Option<&str>, format: Option<&str>, accept: Option<&str>, callback: Option<&str>) -> Result<Framing, ApiError> {
+pub fn negotiate(
+    suffix: Option<&str>,
+    format: Option<&str>,
+    accept: Option<&str>,
+    callback: Option<&str>,
+) -> Result<Framing, ApiError> {
     let not_acceptable = ApiError::NotAcceptable {
         detail: "this service answers in JSON (or JSONP with ?callback=) only",
     };
@@ -51,7 +67,9 @@ pub fn negotiate(suffix: Option<&str>, format: Option<&str>, accept: Option<&str
     if !explicit_json && accept.is_some_and(|a| !a.trim().is_empty() && !accept_allows_json(a)) {
         return Err(not_acceptable);
     }
-    Ok(callback.and_then(sanitize_jsonp).map_or(Framing::Json, Framing::Jsonp))
+    Ok(callback
+        .and_then(sanitize_jsonp)
+        .map_or(Framing::Json, Framing::Jsonp))
 }
 
 fn field_code(e: &FieldError) -> &'static str {
@@ -65,7 +83,10 @@ fn field_code(e: &FieldError) -> &'static str {
 /// ServiceStack's `errorCode` for an error class.
 pub fn error_code(error: &ApiError) -> String {
     match error {
-        ApiError::Validation(fields) => fields.first().map_or("ValidationException", field_code).to_owned(),
+        ApiError::Validation(fields) => fields
+            .first()
+            .map_or("ValidationException", field_code)
+            .to_owned(),
         ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized".into(),
         ApiError::NotFound { .. } => "NotFound".into(),
         ApiError::MethodNotAllowed { .. } => "MethodNotAllowed".into(),
@@ -86,11 +107,17 @@ pub fn error_body(error: &ApiError) -> Value {
         .map(|e| json!({"errorCode": field_code(e), "fieldName": e.field, "message": e.message}))
         .collect();
     let message = match error {
-        ApiError::Validation(fields) => fields.first().map_or_else(|| error.detail(), |f| f.message.clone()),
+        ApiError::Validation(fields) => fields
+            .first()
+            .map_or_else(|| error.detail(), |f| f.message.clone()),
         _ => error.detail(),
     };
     let mut status = json!({"errorCode": error_code(error), "message": message, "errors": errors});
-    if let ApiError::InFlight { request_id, status_link } = error {
+    if let ApiError::InFlight {
+        request_id,
+        status_link,
+    } = error
+    {
         status["meta"] = json!({"requestId": request_id, "location": status_link});
     }
     json!({ "responseStatus": status })
@@ -108,7 +135,9 @@ fn data_string(result: &StoredResult) -> String {
 pub fn render_view(view: &RequestView, status_link: &str) -> (u16, Value) {
     let meta = || json!({"requestId": view.request_id, "status": view.state.as_str(), "location": status_link});
     match (&view.result, view.state) {
-        (Some(result), _) if result.status < 400 => (result.status, json!({ "data": data_string(result) })),
+        (Some(result), _) if result.status < 400 => {
+            (result.status, json!({ "data": data_string(result) }))
+        }
         (Some(result), _) => (
             result.status,
             json!({
@@ -151,16 +180,37 @@ mod tests {
     }
 
     fn result(status: u16, body: &str) -> Option<StoredResult> {
-        Some(StoredResult { status, content_type: "application/json".into(), body: body.into() })
+        Some(StoredResult {
+            status,
+            content_type: "application/json".into(),
+            body: body.into(),
+        })
     }
 
     #[test]
     fn negotiation() {
         assert_eq!(negotiate(None, None, None, None), Ok(Framing::Json));
-        assert_eq!(negotiate(Some("json"), Some("json"), None, None), Ok(Framing::Json));
-        assert_eq!(negotiate(None, None, Some("text/html,application/xhtml+xml,*/*;q=0.8"), None), Ok(Framing::Json));
-        assert_eq!(negotiate(None, None, None, Some("cb")), Ok(Framing::Jsonp("cb".into())));
-        assert_eq!(negotiate(None, None, None, Some("alert(1)//")), Ok(Framing::Jsonp("alert1".into())));
+        assert_eq!(
+            negotiate(Some("json"), Some("json"), None, None),
+            Ok(Framing::Json)
+        );
+        assert_eq!(
+            negotiate(
+                None,
+                None,
+                Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+                None
+            ),
+            Ok(Framing::Json)
+        );
+        assert_eq!(
+            negotiate(None, None, None, Some("cb")),
+            Ok(Framing::Jsonp("cb".into()))
+        );
+        assert_eq!(
+            negotiate(None, None, None, Some("alert(1)//")),
+            Ok(Framing::Jsonp("alert1".into()))
+        );
         assert_eq!(negotiate(None, None, None, Some("();")), Ok(Framing::Json));
         for (suffix, format, accept) in [
             (Some("xml"), None, None),
@@ -170,34 +220,64 @@ mod tests {
             (None, None, Some("application/xml, text/xml;q=0.9")),
             (None, None, Some("application/json;q=0")),
         ] {
-            assert_eq!(negotiate(suffix, format, accept, None).unwrap_err().status(), 406, "{suffix:?} {format:?} {accept:?}");
+            assert_eq!(
+                negotiate(suffix, format, accept, None)
+                    .unwrap_err()
+                    .status(),
+                406,
+                "{suffix:?} {format:?} {accept:?}"
+            );
         }
         // An explicit .json / ?format=json wins over an XML-only Accept.
-        assert_eq!(negotiate(Some("json"), None, Some("application/xml"), None), Ok(Framing::Json));
+        assert_eq!(
+            negotiate(Some("json"), None, Some("application/xml"), None),
+            Ok(Framing::Json)
+        );
     }
 
     #[test]
     fn jsonp_names_are_sanitised() {
-        assert_eq!(sanitize_jsonp("jQuery_123.cb"), Some("jQuery_123.cb".into()));
-        assert_eq!(sanitize_jsonp("alert(document.cookie)//"), Some("alertdocument.cookie".into()));
+        assert_eq!(
+            sanitize_jsonp("jQuery_123.cb"),
+            Some("jQuery_123.cb".into())
+        );
+        assert_eq!(
+            sanitize_jsonp("alert(document.cookie)//"),
+            Some("alertdocument.cookie".into())
+        );
         assert_eq!(sanitize_jsonp("<>"), None);
     }
 
     #[test]
     fn results_become_data_strings() {
-        let (status, body) = render_view(&view(RequestState::Completed, result(200, r#"{"items":{"id":"x"}}"#)), "l");
+        let (status, body) = render_view(
+            &view(
+                RequestState::Completed,
+                result(200, r#"{"items":{"id":"x"}}"#),
+            ),
+            "l",
+        );
         assert_eq!(status, 200);
         assert_eq!(body, json!({"data": "{\"items\":{\"id\":\"x\"}}"}));
-        let (_, body) = render_view(&view(RequestState::Completed, result(200, r#""tok_abc""#)), "l");
+        let (_, body) = render_view(
+            &view(RequestState::Completed, result(200, r#""tok_abc""#)),
+            "l",
+        );
         assert_eq!(body, json!({"data": "tok_abc"}));
-        let (status, body) = render_view(&view(RequestState::Completed, result(422, r#"{"declined":true}"#)), "l");
+        let (status, body) = render_view(
+            &view(RequestState::Completed, result(422, r#"{"declined":true}"#)),
+            "l",
+        );
         assert_eq!(status, 422);
         assert_eq!(body["responseStatus"]["errorCode"], "PaymentFailed");
     }
 
     #[test]
     fn pending_and_failed_shapes() {
-        let (status, body) = render_view(&view(RequestState::Submitted, None), "https://x/request/r1/status");
+        let (status, body) = render_view(
+            &view(RequestState::Submitted, None),
+            "https://x/request/r1/status",
+        );
         assert_eq!(status, 202);
         assert_eq!(body["data"], Value::Null);
         assert_eq!(body["responseStatus"]["errorCode"], "Pending");
@@ -210,15 +290,35 @@ mod tests {
 
     #[test]
     fn error_bodies() {
-        let e = ApiError::Validation(vec![FieldError::missing("paymentId"), FieldError::new("clientType", "invalid", "bad")]);
+        let e = ApiError::Validation(vec![
+            FieldError::missing("paymentId"),
+            FieldError::new("clientType", "invalid", "bad"),
+        ]);
         let body = error_body(&e);
         assert_eq!(body["responseStatus"]["errorCode"], "NotEmpty");
-        assert_eq!(body["responseStatus"]["errors"][0]["fieldName"], "paymentId");
-        assert_eq!(body["responseStatus"]["errors"][1]["errorCode"], "InvalidValue");
-        let conflict = error_body(&ApiError::InFlight { request_id: "r".into(), status_link: "l".into() });
+        assert_eq!(
+            body["responseStatus"]["errors"][0]["fieldName"],
+            "paymentId"
+        );
+        assert_eq!(
+            body["responseStatus"]["errors"][1]["errorCode"],
+            "InvalidValue"
+        );
+        let conflict = error_body(&ApiError::InFlight {
+            request_id: "r".into(),
+            status_link: "l".into(),
+        });
         assert_eq!(conflict["responseStatus"]["errorCode"], "Conflict");
         assert_eq!(conflict["responseStatus"]["meta"]["location"], "l");
-        assert_eq!(error_body(&ApiError::Unauthorized { detail: "x" })["responseStatus"]["errorCode"], "Unauthorized");
-        assert_eq!(error_body(&ApiError::Unavailable { retry_after_secs: 2 })["responseStatus"]["errorCode"], "ServiceUnavailable");
+        assert_eq!(
+            error_body(&ApiError::Unauthorized { detail: "x" })["responseStatus"]["errorCode"],
+            "Unauthorized"
+        );
+        assert_eq!(
+            error_body(&ApiError::Unavailable {
+                retry_after_secs: 2
+            })["responseStatus"]["errorCode"],
+            "ServiceUnavailable"
+        );
     }
 }

@@ -23,7 +23,8 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Err(e) => problem_response(&e, &path)?,
     };
     // Browsers must never sniff a JSON (or JSONP) answer into something else.
-    resp.headers_mut().set("x-content-type-options", "nosniff")?;
+    resp.headers_mut()
+        .set("x-content-type-options", "nosniff")?;
     Ok(resp)
 }
 
@@ -64,7 +65,9 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
         ["mobile", "payments", name] => match servicestack_suffix(name) {
             // The ServiceStack dialect renders its own errors, in its own shape.
             Some(suffix) => Ok(servicestack_routes::make_payment(req, env, &url, suffix).await?),
-            None => Err(ApiError::NotFound { detail: "no such route" }),
+            None => Err(ApiError::NotFound {
+                detail: "no such route",
+            }),
         },
         ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
             only(&method, &[Method::Post], "POST")?;

@@ -25,14 +25,24 @@ const DEFAULT_WAIT: WaitSecs = WaitSecs::capped(WaitSecs::MAX as u64);
 const CONTROL_PARAMS: [&str; 2] = ["format", "callback"];
 
 fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Frames `body` as JSON or JSONP. Under JSONP every answer is HTTP 200, as ServiceStack does.
 pub fn framed(framing: &Framing, status: u16, body: &Value) -> Result<Response, ApiError> {
     match framing {
-        Framing::Json => raw_response(status, "application/json; charset=utf-8", body.to_string().into_bytes()),
-        Framing::Jsonp(name) => raw_response(200, "application/javascript; charset=utf-8", format!("{name}({body})").into_bytes()),
+        Framing::Json => raw_response(
+            status,
+            "application/json; charset=utf-8",
+            body.to_string().into_bytes(),
+        ),
+        Framing::Jsonp(name) => raw_response(
+            200,
+            "application/javascript; charset=utf-8",
+            format!("{name}({body})").into_bytes(),
+        ),
     }
 }
 
@@ -47,7 +57,12 @@ pub fn error_response(framing: &Framing, error: &ApiError) -> worker::Result<Res
 }
 
 /// Renders a request's view in this dialect (also used by the status link for its requests).
-pub fn render(framing: &Framing, view: &RequestView, origin: &str, decision: &WaitDecision) -> Result<Response, ApiError> {
+pub fn render(
+    framing: &Framing,
+    view: &RequestView,
+    origin: &str,
+    decision: &WaitDecision,
+) -> Result<Response, ApiError> {
     let links = Links::new(origin, &view.request_id, view.has_callback);
     let (status, body) = render_view(view, &links.status);
     let mut resp = framed(framing, status, &body)?;
@@ -65,7 +80,12 @@ pub fn render(framing: &Framing, view: &RequestView, origin: &str, decision: &Wa
 }
 
 /// Entry point; `suffix` is the `.json`/`.xml` extension of the path, if any.
-pub async fn make_payment(req: Request, env: &Env, url: &Url, suffix: Option<&str>) -> worker::Result<Response> {
+pub async fn make_payment(
+    req: Request,
+    env: &Env,
+    url: &Url,
+    suffix: Option<&str>,
+) -> worker::Result<Response> {
     let framing = negotiate(
         suffix,
         query_param(url, "format").as_deref(),
@@ -82,7 +102,12 @@ pub async fn make_payment(req: Request, env: &Env, url: &Url, suffix: Option<&st
     }
 }
 
-async fn handle(mut req: Request, env: &Env, url: &Url, framing: &Framing) -> Result<Response, ApiError> {
+async fn handle(
+    mut req: Request,
+    env: &Env,
+    url: &Url,
+    framing: &Framing,
+) -> Result<Response, ApiError> {
     if req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
@@ -97,8 +122,19 @@ async fn handle(mut req: Request, env: &Env, url: &Url, framing: &Framing) -> Re
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
         .collect();
     let (form, json) = match format {
-        Some(BodyFormat::Form) => (parse_form(&body)?.into_iter().map(|(k, v)| (k, Value::String(v))).collect(), Vec::new()),
-        Some(BodyFormat::Json) => (Vec::new(), crate::domain::request_body::parse_fields(format, &body)?.into_iter().collect()),
+        Some(BodyFormat::Form) => (
+            parse_form(&body)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            Vec::new(),
+        ),
+        Some(BodyFormat::Json) => (
+            Vec::new(),
+            crate::domain::request_body::parse_fields(format, &body)?
+                .into_iter()
+                .collect(),
+        ),
         None => (Vec::new(), Vec::new()),
     };
     let payment = ServiceStackPayment::parse(&merge_sources(vec![query, form, json]))?;
@@ -106,6 +142,12 @@ async fn handle(mut req: Request, env: &Env, url: &Url, framing: &Framing) -> Re
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(None, prefs, DEFAULT_WAIT);
     let origin = origin(url);
-    let view = start_payment(env, payment.into_new_payment(&client.tenant), decision.wait, &origin).await?;
+    let view = start_payment(
+        env,
+        payment.into_new_payment(&client.tenant),
+        decision.wait,
+        &origin,
+    )
+    .await?;
     render(framing, &view, &origin, &decision)
 }

@@ -84,7 +84,9 @@ pub async fn status(
     // The status link answers in the dialect the payment was made in.
     match view.dialect {
         Dialect::Zai => render(&view, &origin(url), &decision),
-        Dialect::ServiceStack => servicestack_routes::render(&Framing::Json, &view, &origin(url), &decision),
+        Dialect::ServiceStack => {
+            servicestack_routes::render(&Framing::Json, &view, &origin(url), &decision)
+        }
     }
 }
 
