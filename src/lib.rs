@@ -7,9 +7,20 @@
 pub mod domain;
 pub mod edge;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, MessageBatch, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edge::router::handle(req, env, ctx).await
+}
+
+#[event(queue)]
+async fn queue(
+    batch: MessageBatch<serde_json::Value>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    // Never `Err`: every message is acknowledged or retried on its own.
+    edge::callback_consumer::consume(batch, env).await;
+    Ok(())
 }

@@ -185,6 +185,15 @@ impl ClientRegistry {
         self.clients.is_empty()
     }
 
+    /// Every callback signing key of a tenant's clients (all of them sign, for rotation).
+    pub fn callback_secrets_for_tenant(&self, tenant: &str) -> Vec<SigningSecret> {
+        self.clients
+            .iter()
+            .filter(|c| c.tenant == tenant)
+            .flat_map(|c| c.callback_secrets.iter().cloned())
+            .collect()
+    }
+
     /// Finds the client the header authenticates. Every client is compared, in constant time.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<&ApiClient, AuthError> {
         let credentials = parse_authorization(authorization)?;
@@ -237,6 +246,8 @@ mod tests {
             .authenticate(Some("bearer sk_test_bbbbbbbbbbbbbbbb"))
             .unwrap();
         assert_eq!(lower.key_id, "shop_b");
+        assert_eq!(reg.callback_secrets_for_tenant("tenant-a").len(), 1);
+        assert!(reg.callback_secrets_for_tenant("tenant-b").is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use url::Url;
 
 use super::auth::ClientRegistry;
 use super::backend_contract::DispatchPolicy;
+use super::callback_delivery::CallbackPolicyTiming;
 use super::request_record::Lifetimes;
 use super::signing::SigningSecret;
 use super::ssrf_rules::CallbackPolicy;
@@ -22,6 +23,7 @@ pub struct GatewayConfig {
     pub callback_policy: CallbackPolicy,
     pub dispatch: DispatchPolicy,
     pub lifetimes: Lifetimes,
+    pub callbacks: CallbackPolicyTiming,
 }
 
 fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, String> {
@@ -99,6 +101,27 @@ impl GatewayConfig {
             retention_ms: parse_u64("RETENTION_DAYS", get("RETENTION_DAYS"), 7)?
                 .saturating_mul(DAY_MS),
         };
+        let callback_defaults = CallbackPolicyTiming::default();
+        let callbacks = CallbackPolicyTiming {
+            schedule_ms: parse_list(
+                "CALLBACK_RETRY_SCHEDULE_MS",
+                get("CALLBACK_RETRY_SCHEDULE_MS"),
+                &callback_defaults.schedule_ms,
+            )?,
+            timeout_ms: parse_u64(
+                "CALLBACK_TIMEOUT_MS",
+                get("CALLBACK_TIMEOUT_MS"),
+                callback_defaults.timeout_ms,
+            )?,
+            confirm_ms: parse_u64(
+                "CALLBACK_CONFIRM_MS",
+                get("CALLBACK_CONFIRM_MS"),
+                callback_defaults.confirm_ms,
+            )?,
+        };
+        if callbacks.schedule_ms.is_empty() {
+            return Err("CALLBACK_RETRY_SCHEDULE_MS must list at least one delay".to_owned());
+        }
         Ok(Self {
             clients,
             backend_url,
@@ -113,6 +136,7 @@ impl GatewayConfig {
             },
             dispatch,
             lifetimes,
+            callbacks,
         })
     }
 
@@ -156,6 +180,7 @@ mod tests {
         assert_eq!(c.dispatch, DispatchPolicy::default());
         assert_eq!(c.lifetimes.result_timeout_ms, 86_400_000);
         assert_eq!(c.lifetimes.retention_ms, 7 * DAY_MS);
+        assert_eq!(c.callbacks, CallbackPolicyTiming::default());
         assert_eq!(
             c.backend_payments_url(),
             "http://127.0.0.1:8787/sandbox/payments"
@@ -178,6 +203,8 @@ mod tests {
             ("BACKEND_URL", "not a url"),
             ("BACKEND_SECRET", "plain"),
             ("API_CLIENTS", "[]"),
+            ("CALLBACK_RETRY_SCHEDULE_MS", "0,soon"),
+            ("CALLBACK_TIMEOUT_MS", "x"),
         ] {
             let mut vars = base();
             vars.insert(name, value.into());

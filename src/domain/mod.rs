@@ -8,6 +8,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod backend_contract;
+pub mod callback_delivery;
 pub mod callback_template;
 pub mod config;
 pub mod ids;

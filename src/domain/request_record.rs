@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::backend_contract::{BackendReply, DispatchPolicy};
+use super::callback_delivery::{CallbackState, DeliveryStatus};
 use super::payment::{Dialect, NewPayment};
 use super::payment_state::{Event, RequestState};
 use super::time::rfc3339_millis;
@@ -59,6 +60,12 @@ pub struct RequestRecord {
     /// Whether the item lock has been released after the request turned terminal.
     #[serde(default)]
     pub lock_released: bool,
+    /// The origin the client called (for absolute links in callbacks).
+    #[serde(default)]
+    pub origin: String,
+    /// The callback this request owes its client, once terminal (the outbox).
+    #[serde(default)]
+    pub callback_delivery: Option<CallbackState>,
 }
 
 /// What applying a backend reply did, for logging and for waking callers.
@@ -109,6 +116,8 @@ impl RequestRecord {
             result: None,
             failure_reason: None,
             lock_released: false,
+            origin: String::new(),
+            callback_delivery: None,
         }
     }
 
@@ -210,13 +219,24 @@ impl RequestRecord {
             self.failure_reason = reason;
             self.next_dispatch_ms = None;
             self.last_updated_ms = now_ms;
+            if self.callback.is_some() {
+                self.callback_delivery = Some(CallbackState::new(&self.request_id, now_ms));
+            }
         }
+    }
+
+    /// Whether a callback is still owed (pending in the outbox).
+    pub fn callback_pending(&self) -> bool {
+        self.callback_delivery
+            .as_ref()
+            .is_some_and(|c| c.status == DeliveryStatus::Pending)
     }
 
     /// Whether the record may be deleted (terminal, lock released, past retention).
     pub fn purgeable(&self, now_ms: u64, lifetimes: &Lifetimes) -> bool {
         self.state.is_terminal()
             && self.lock_released
+            && !self.callback_pending()
             && now_ms >= self.last_updated_ms.saturating_add(lifetimes.retention_ms)
     }
 
@@ -227,10 +247,17 @@ impl RequestRecord {
                 .next_dispatch_ms
                 .map_or(self.expires_ms, |due| due.min(self.expires_ms));
         }
-        if !self.lock_released {
-            return now_ms.saturating_add(LOCK_RELEASE_RETRY_MS);
-        }
-        self.last_updated_ms.saturating_add(lifetimes.retention_ms)
+        let retention = self.last_updated_ms.saturating_add(lifetimes.retention_ms);
+        let callback = self
+            .callback_delivery
+            .as_ref()
+            .and_then(CallbackState::next_alarm_ms);
+        let lock = (!self.lock_released).then(|| now_ms.saturating_add(LOCK_RELEASE_RETRY_MS));
+        [callback, lock]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(retention)
     }
 
     pub fn view(&self) -> RequestView {
@@ -451,6 +478,7 @@ mod tests {
     #[test]
     fn expiry_and_retention() {
         let mut r = record();
+        r.callback = None;
         r.begin_submission(1_000, &policy());
         r.apply_reply(BackendReply::Acknowledged, 1_001, &policy());
         assert!(!r.expire_if_due(60_999));
@@ -472,6 +500,35 @@ mod tests {
         assert_eq!(r.next_alarm_ms(61_000, &LIFE), 61_000 + LIFE.retention_ms);
         assert!(!r.purgeable(61_000 + LIFE.retention_ms - 1, &LIFE));
         assert!(r.purgeable(61_000 + LIFE.retention_ms, &LIFE));
+    }
+
+    #[test]
+    fn a_terminal_request_with_a_callback_owes_a_delivery() {
+        let mut r = record();
+        r.begin_submission(1_000, &policy());
+        r.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        let owed = r.callback_delivery.clone().expect("a callback is owed");
+        assert_eq!(
+            (owed.delivery_id.as_str(), owed.next_due_ms),
+            ("msg_r1", Some(1_010))
+        );
+        assert!(r.callback_pending());
+        r.lock_released = true;
+        assert_eq!(
+            r.next_alarm_ms(1_010, &LIFE),
+            1_010,
+            "the alarm sends it now"
+        );
+        assert!(
+            !r.purgeable(u64::MAX, &LIFE),
+            "never purged while a delivery is owed"
+        );
+
+        let mut silent = record();
+        silent.callback = None;
+        silent.begin_submission(1_000, &policy());
+        silent.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        assert!(silent.callback_delivery.is_none());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Outbound signed POSTs with a timeout: dispatches to the payment backend (and the sandbox's results).
+//! Outbound signed POSTs with a timeout: dispatches to the payment backend, callbacks, and the sandbox's results.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use crate::domain::signing::{signature_header, SigningSecret};
 pub struct PostReply {
     pub status: u16,
     pub content_type: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -62,10 +63,12 @@ pub async fn signed_post(
             .await
             .map_err(|e| e.to_string())?;
         let content_type = resp.headers().get("content-type").ok().flatten();
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
         let text = resp.text().await.map_err(|e| e.to_string())?;
         Ok::<_, String>(PostReply {
             status: resp.status_code(),
             content_type,
+            retry_after,
             body: text,
         })
     };

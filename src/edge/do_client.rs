@@ -9,7 +9,8 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, Env, Method, Request, RequestInit};
 
 use super::do_protocol::{
-    CreateCommand, LockCommand, LockReply, ProbeReply, ResultCommand, ResultReply, StatusQuery,
+    CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, CreateCommand, LockCommand,
+    LockReply, ProbeReply, ReplayReply, ResultCommand, ResultReply, StatusQuery, TenantQuery,
 };
 use crate::domain::api_error::ApiError;
 use crate::domain::request_record::{RequestView, RETRY_AFTER_SECS};
@@ -123,4 +124,69 @@ pub async fn release_lock(env: &Env, lock_name: &str, request_id: &str) -> Resul
     };
     call::<serde_json::Value>(env, ITEM_LOCK, lock_name, "/release", &cmd).await?;
     Ok(())
+}
+
+pub async fn callback_job(
+    env: &Env,
+    request_id: &str,
+    attempt: u32,
+) -> Result<CallbackJob, ApiError> {
+    let job = call(
+        env,
+        PAYMENT_REQUEST,
+        request_id,
+        "/callback/job",
+        &CallbackJobQuery { attempt },
+    )
+    .await?;
+    Ok(job.unwrap_or(CallbackJob::Skip {
+        reason: "no such request".to_owned(),
+    }))
+}
+
+pub async fn callback_report(
+    env: &Env,
+    request_id: &str,
+    report: &CallbackReport,
+) -> Result<(), ApiError> {
+    call::<serde_json::Value>(env, PAYMENT_REQUEST, request_id, "/callback/report", report).await?;
+    Ok(())
+}
+
+pub async fn callback_dead_lettered(env: &Env, request_id: &str) -> Result<(), ApiError> {
+    call::<serde_json::Value>(
+        env,
+        PAYMENT_REQUEST,
+        request_id,
+        "/callback/dead-lettered",
+        &serde_json::json!({}),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn callback_log(
+    env: &Env,
+    request_id: &str,
+    tenant: &str,
+) -> Result<CallbackLogReply, ApiError> {
+    let query = TenantQuery {
+        tenant: tenant.to_owned(),
+    };
+    call(env, PAYMENT_REQUEST, request_id, "/callback/log", &query)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn callback_replay(
+    env: &Env,
+    request_id: &str,
+    tenant: &str,
+) -> Result<ReplayReply, ApiError> {
+    let query = TenantQuery {
+        tenant: tenant.to_owned(),
+    };
+    call(env, PAYMENT_REQUEST, request_id, "/callback/replay", &query)
+        .await?
+        .ok_or_else(not_found)
 }

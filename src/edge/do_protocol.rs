@@ -11,6 +11,8 @@ pub struct CreateCommand {
     pub request_id: String,
     pub payment: NewPayment,
     pub wait_ms: u64,
+    /// The origin the client called, for absolute links in callbacks.
+    pub origin: String,
 }
 
 /// `POST /status`: the request's view, for `tenant` only, after holding up to `wait_ms`.
@@ -56,4 +58,61 @@ pub enum ResultReply {
     Replayed,
     Conflict,
     NotFound,
+}
+
+/// `POST /callback/job`: what attempt `attempt` of the callback must send, if anything.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CallbackJobQuery {
+    pub attempt: u32,
+}
+
+/// Everything the queue consumer needs to make one callback attempt.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CallbackJob {
+    Send {
+        request_id: String,
+        tenant: String,
+        delivery_id: String,
+        template: String,
+        item: String,
+        account: String,
+        /// The body verbatim, and the status edgepay mirrors in `edgepay-result-status`.
+        body: String,
+        result_status: u16,
+    },
+    /// Nothing to send (already delivered, replaced by a newer attempt, or unknown).
+    Skip { reason: String },
+}
+
+/// `POST /callback/report`: how attempt `attempt` went.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CallbackReport {
+    pub attempt: u32,
+    pub executed_ms: u64,
+    #[serde(default)]
+    pub http_response: Option<u16>,
+    pub detail: String,
+    pub outcome: crate::domain::callback_delivery::AttemptOutcome,
+}
+
+/// `POST /callback/log`, `/callback/replay`: for `tenant` only.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TenantQuery {
+    pub tenant: String,
+}
+
+/// The delivery log, oldest first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CallbackLogReply {
+    pub has_callback: bool,
+    pub entries: Vec<crate::domain::callback_delivery::AttemptLogEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayReply {
+    Started,
+    NotTerminal,
+    NoCallback,
 }

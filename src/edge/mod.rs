@@ -4,6 +4,8 @@
 //! talks to Durable Objects and the backend, and writes responses.
 
 pub mod backend_client;
+pub mod callback_consumer;
+pub mod callback_routes;
 pub mod do_client;
 pub mod do_protocol;
 pub mod env_config;

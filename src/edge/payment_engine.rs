@@ -32,6 +32,7 @@ pub async fn start_payment(
         request_id,
         payment,
         wait_ms: wait.millis(),
+        origin: origin.to_owned(),
     };
     match do_client::create_payment(env, &cmd).await {
         Ok(view) => Ok(view),

@@ -19,12 +19,20 @@ use worker::{
 };
 
 use super::backend_client;
+use super::callback_consumer;
 use super::do_client;
-use super::do_protocol::{CreateCommand, ProbeReply, ResultCommand, ResultReply, StatusQuery};
+use super::do_protocol::{
+    CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, CreateCommand, ProbeReply,
+    ReplayReply, ResultCommand, ResultReply, StatusQuery, TenantQuery,
+};
 use super::env_config::{config, now_ms};
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
-use crate::domain::request_record::{Applied, RequestRecord, ResultOutcome};
+use crate::domain::callback_delivery::{
+    AttemptLogEntry, CallbackMessage, DeliveryStatus, Recorded,
+};
+use crate::domain::request_record::{Applied, Links, RequestRecord, ResultOutcome, FAILED_STATUS};
+use crate::domain::time::rfc3339_millis;
 
 /// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
 const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
@@ -63,6 +71,11 @@ impl PaymentRequest {
         )?;
         self.sql_exec(
             "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
+            vec![],
+        )?;
+        self.sql_exec(
+            "CREATE TABLE IF NOT EXISTS callback_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, attempt INTEGER NOT NULL, \
+             executed_ms INTEGER NOT NULL, http_response INTEGER, detail TEXT NOT NULL)",
             vec![],
         )?;
         Ok(())
@@ -160,7 +173,9 @@ impl PaymentRequest {
             return self.hold_then_view(existing, cmd.wait_ms).await;
         }
         let cfg = config(&self.env)?;
-        let record = RequestRecord::accept(cmd.request_id, cmd.payment, now_ms(), &cfg.lifetimes);
+        let mut record =
+            RequestRecord::accept(cmd.request_id, cmd.payment, now_ms(), &cfg.lifetimes);
+        record.origin = cmd.origin;
         self.save(&record)?;
         // The first submission runs from the alarm, so it survives this caller leaving.
         self.schedule_alarm(&record).await?;
@@ -221,14 +236,231 @@ impl PaymentRequest {
         })
     }
 
-    /// Wakes every held caller, then frees the item for the next payment.
+    /// Wakes every held caller, sends any callback that is due, then frees the item.
     async fn on_terminal(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
         self.wake_all();
+        self.pump_callback(record).await?;
         if !record.lock_released && self.release_lock(record).await {
             record.lock_released = true;
             self.save(record)?;
         }
         self.schedule_alarm(record).await
+    }
+
+    /// Puts the due callback attempt on the queue. The record is the outbox: if the message
+    /// is lost, the alarm puts the same attempt there again after the confirm deadline.
+    async fn pump_callback(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
+        let now = now_ms();
+        let Some(attempt) = record
+            .callback_delivery
+            .as_ref()
+            .and_then(|c| c.attempt_to_enqueue(now))
+        else {
+            return Ok(());
+        };
+        let cfg = config(&self.env)?;
+        let message = CallbackMessage {
+            v: CallbackMessage::VERSION,
+            request_id: record.request_id.clone(),
+            attempt,
+        };
+        let sent = async {
+            self.env
+                .queue(callback_consumer::CALLBACKS_QUEUE_BINDING)?
+                .send(message)
+                .await
+        }
+        .await;
+        if let Err(e) = sent {
+            // Marked as sent anyway: the confirm deadline retries it, without a busy loop.
+            console_error!(
+                "{}",
+                serde_json::json!({"level": "warn", "msg": "callback enqueue failed", "request_id": record.request_id, "detail": e.to_string()})
+            );
+        }
+        if let Some(delivery) = record.callback_delivery.as_mut() {
+            delivery.mark_enqueued(attempt, now, &cfg.callbacks);
+        }
+        self.save(record)
+    }
+
+    fn log_attempt(
+        &self,
+        attempt: u32,
+        executed_ms: u64,
+        http_response: Option<u16>,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        let status: SqlStorageValue =
+            http_response.map_or(SqlStorageValue::Null, |s| i64::from(s).into());
+        self.sql_exec(
+            "INSERT INTO callback_log (attempt, executed_ms, http_response, detail) VALUES (?, ?, ?, ?)",
+            vec![i64::from(attempt).into(), (executed_ms as i64).into(), status, detail.into()],
+        )?;
+        Ok(())
+    }
+
+    fn callback_job(&self, query: CallbackJobQuery) -> Result<CallbackJob, ApiError> {
+        let skip = |reason: &str| {
+            Ok(CallbackJob::Skip {
+                reason: reason.to_owned(),
+            })
+        };
+        let Some(record) = self.load()? else {
+            return skip("no such request");
+        };
+        let (Some(delivery), Some(template)) = (&record.callback_delivery, &record.callback) else {
+            return skip("no callback owed");
+        };
+        if !delivery.expects(query.attempt) {
+            return skip("this attempt is no longer owed");
+        }
+        let (body, result_status) = match &record.result {
+            Some(result) => (result.body.clone(), result.status),
+            None => {
+                // A failed request has no backend answer; its status object says why.
+                let links = Links::new(&record.origin, &record.request_id, true);
+                (
+                    record.view().status_object(&links).to_string(),
+                    FAILED_STATUS,
+                )
+            }
+        };
+        Ok(CallbackJob::Send {
+            request_id: record.request_id.clone(),
+            tenant: record.tenant.clone(),
+            delivery_id: delivery.delivery_id.clone(),
+            template: template.clone(),
+            item: record.subject.clone(),
+            account: record.account.clone().unwrap_or_default(),
+            body,
+            result_status,
+        })
+    }
+
+    async fn callback_report(&self, report: CallbackReport) -> Result<(), ApiError> {
+        let Some(mut record) = self.load()? else {
+            return Ok(());
+        };
+        let cfg = config(&self.env)?;
+        self.log_attempt(
+            report.attempt,
+            report.executed_ms,
+            report.http_response,
+            &report.detail,
+        )?;
+        let now = now_ms();
+        let Some(delivery) = record.callback_delivery.as_mut() else {
+            return Ok(());
+        };
+        let recorded = delivery.record(
+            report.attempt,
+            &report.outcome,
+            now,
+            &cfg.callbacks,
+            js_sys::Math::random(),
+        );
+        if recorded == Recorded::Stale {
+            return Ok(());
+        }
+        if recorded == Recorded::Exhausted {
+            self.log_attempt(
+                report.attempt,
+                now,
+                None,
+                "exhausted: every scheduled attempt failed; sent to the dead-letter queue",
+            )?;
+            let message = CallbackMessage {
+                v: CallbackMessage::VERSION,
+                request_id: record.request_id.clone(),
+                attempt: report.attempt,
+            };
+            if let Err(e) = async {
+                self.env
+                    .queue(callback_consumer::DEAD_LETTER_QUEUE_BINDING)?
+                    .send(message)
+                    .await
+            }
+            .await
+            {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"level": "warn", "msg": "dead-letter enqueue failed", "detail": e.to_string()})
+                );
+            }
+        }
+        log_callback(&record, &format!("{recorded:?}"), report.attempt);
+        self.save(&record)?;
+        self.pump_callback(&mut record).await?;
+        self.schedule_alarm(&record).await
+    }
+
+    /// The dead-letter consumer saw this request's message: make sure the log says `exhausted`.
+    fn callback_dead_lettered(&self) -> Result<(), ApiError> {
+        let Some(mut record) = self.load()? else {
+            return Ok(());
+        };
+        let Some(delivery) = record.callback_delivery.as_mut() else {
+            return Ok(());
+        };
+        if delivery.status == DeliveryStatus::Exhausted && !delivery.dead_lettered {
+            delivery.dead_lettered = true;
+            self.save(&record)?;
+        }
+        // A message dead-lettered while its delivery is still pending (the consumer could not
+        // reach this object) changes nothing: the outbox alarm sends the attempt again.
+        Ok(())
+    }
+
+    fn callback_log(&self, query: TenantQuery) -> Result<Option<CallbackLogReply>, ApiError> {
+        let Some(record) = self.load()?.filter(|r| r.tenant == query.tenant) else {
+            return Ok(None);
+        };
+        #[derive(Deserialize)]
+        struct Row {
+            attempt: f64,
+            executed_ms: f64,
+            http_response: Option<f64>,
+            detail: String,
+        }
+        let rows: Vec<Row> = self
+            .sql_exec(
+                "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
+                vec![],
+            )?
+            .to_array()?;
+        let entries = rows
+            .into_iter()
+            .map(|r| AttemptLogEntry {
+                executed_utc: rfc3339_millis(r.executed_ms as u64),
+                http_response: r.http_response.map(|s| s as u16),
+                detail: r.detail,
+                attempt: r.attempt as u32,
+            })
+            .collect();
+        Ok(Some(CallbackLogReply {
+            has_callback: record.callback.is_some(),
+            entries,
+        }))
+    }
+
+    async fn callback_replay(&self, query: TenantQuery) -> Result<Option<ReplayReply>, ApiError> {
+        let Some(mut record) = self.load()?.filter(|r| r.tenant == query.tenant) else {
+            return Ok(None);
+        };
+        let Some(delivery) = record.callback_delivery.as_mut() else {
+            return Ok(Some(if record.callback.is_none() {
+                ReplayReply::NoCallback
+            } else {
+                ReplayReply::NotTerminal
+            }));
+        };
+        delivery.replay(now_ms());
+        log_callback(&record, "replay", 0);
+        self.save(&record)?;
+        self.pump_callback(&mut record).await?;
+        self.schedule_alarm(&record).await?;
+        Ok(Some(ReplayReply::Started))
     }
 
     async fn release_lock(&self, record: &RequestRecord) -> bool {
@@ -295,6 +527,35 @@ impl PaymentRequest {
                     &serde_json::to_value(reply).map_err(|_| ApiError::Internal)?,
                 )
             }
+            "/callback/job" => {
+                to_json(&self.callback_job(serde_json::from_str(&body).map_err(bad)?)?)
+            }
+            "/callback/report" => {
+                self.callback_report(serde_json::from_str(&body).map_err(bad)?)
+                    .await?;
+                to_json(&serde_json::json!({"recorded": true}))
+            }
+            "/callback/dead-lettered" => {
+                self.callback_dead_lettered()?;
+                to_json(&serde_json::json!({"recorded": true}))
+            }
+            "/callback/log" => {
+                match self.callback_log(serde_json::from_str(&body).map_err(bad)?)? {
+                    Some(log) => to_json(&log),
+                    None => Err(ApiError::NotFound {
+                        detail: "no such request",
+                    }),
+                }
+            }
+            "/callback/replay" => match self
+                .callback_replay(serde_json::from_str(&body).map_err(bad)?)
+                .await?
+            {
+                Some(reply) => to_json(&reply),
+                None => Err(ApiError::NotFound {
+                    detail: "no such request",
+                }),
+            },
             "/probe" => {
                 let record = self.load()?;
                 let reply = ProbeReply {
@@ -311,6 +572,27 @@ impl PaymentRequest {
             }),
         }
     }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<Response, ApiError> {
+    json_response(
+        200,
+        &serde_json::to_value(value).map_err(|_| ApiError::Internal)?,
+    )
+}
+
+fn log_callback(record: &RequestRecord, event: &str, attempt: u32) {
+    console_log!(
+        "{}",
+        serde_json::json!({
+            "level": "info",
+            "msg": "callback",
+            "request_id": record.request_id,
+            "tenant": record.tenant,
+            "event": event,
+            "attempt": attempt,
+        })
+    );
 }
 
 fn log_transition(record: &RequestRecord, event: &str) {

@@ -4,7 +4,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use super::env_config::config;
 use super::http_io::{json_response, problem_response};
-use super::{internal_routes, sandbox_backend, servicestack_routes, zai_routes};
+use super::{callback_routes, internal_routes, sandbox_backend, servicestack_routes, zai_routes};
 use crate::domain::api_error::ApiError;
 
 fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
@@ -57,6 +57,14 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
         ["request", id, "status"] => {
             only(&method, &[Method::Get], "GET")?;
             zai_routes::status(req, env, &url, id).await
+        }
+        ["request", id, "callbacks"] => {
+            only(&method, &[Method::Get], "GET")?;
+            callback_routes::log(req, env, &url, id).await
+        }
+        ["request", id, "callbacks", "replay"] => {
+            only(&method, &[Method::Post], "POST")?;
+            callback_routes::replay(req, env, &url, id).await
         }
         ["internal", "requests", id, "result"] => {
             only(&method, &[Method::Post], "POST")?;

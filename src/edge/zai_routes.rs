@@ -8,7 +8,7 @@ use super::env_config::config;
 use super::http_io::{header, json_response, origin, raw_response, read_body, set_header};
 use super::payment_engine::start_payment;
 use super::servicestack_routes;
-use crate::domain::api_error::ApiError;
+use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::auth::ApiClient;
 use crate::domain::config::GatewayConfig;
 use crate::domain::ids::RequestId;
@@ -41,6 +41,19 @@ pub async fn make_payment(
     let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
     let fields = parse_fields(format, &body)?;
     let payment = ZaiPayment::parse(item_raw, &fields, cfg.callback_policy)?;
+    if payment.callback.is_some()
+        && cfg
+            .clients
+            .callback_secrets_for_tenant(&client.tenant)
+            .is_empty()
+    {
+        // A callback edgepay could not sign would be refused by any Standard Webhooks receiver.
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "callback",
+            "unsigned",
+            "this API client has no callback signing secret configured",
+        )]));
+    }
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
