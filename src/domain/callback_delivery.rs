@@ -225,6 +225,27 @@ impl CallbackState {
         decided
     }
 
+    /// Whether the exhausted delivery must be (re)sent to the dead-letter queue now: it is an
+    /// outbox entry too, until the dead-letter consumer confirms it.
+    pub fn dead_letter_due(&self, now_ms: u64) -> bool {
+        self.status == DeliveryStatus::Exhausted && !self.dead_lettered && self.confirm_by_ms.is_none_or(|by| by <= now_ms)
+    }
+
+    pub fn mark_dead_letter_sent(&mut self, now_ms: u64, timing: &CallbackPolicyTiming) {
+        self.confirm_by_ms = Some(now_ms.saturating_add(timing.confirm_ms));
+    }
+
+    /// The dead-letter consumer saw the message. Returns whether this is the first time
+    /// (so exhaustion is logged exactly once).
+    pub fn confirm_dead_lettered(&mut self) -> bool {
+        if self.status != DeliveryStatus::Exhausted || self.dead_lettered {
+            return false;
+        }
+        self.dead_lettered = true;
+        self.confirm_by_ms = None;
+        true
+    }
+
     /// Starts a new round now (replay), keeping the `webhook-id`.
     pub fn replay(&mut self, now_ms: u64) {
         self.status = DeliveryStatus::Pending;
@@ -237,6 +258,9 @@ impl CallbackState {
 
     /// When the owning object's alarm must fire for this delivery, if at all.
     pub fn next_alarm_ms(&self) -> Option<u64> {
+        if self.status == DeliveryStatus::Exhausted && !self.dead_lettered {
+            return self.confirm_by_ms;
+        }
         if self.status != DeliveryStatus::Pending {
             return None;
         }

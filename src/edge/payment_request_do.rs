@@ -29,7 +29,7 @@ use super::env_config::{config, now_ms};
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
 use crate::domain::callback_delivery::{
-    AttemptLogEntry, CallbackMessage, DeliveryStatus, Recorded,
+    AttemptLogEntry, CallbackMessage, Recorded,
 };
 use crate::domain::request_record::{Applied, Links, RequestRecord, ResultOutcome, FAILED_STATUS};
 use crate::domain::time::rfc3339_millis;
@@ -247,41 +247,37 @@ impl PaymentRequest {
         self.schedule_alarm(record).await
     }
 
-    /// Puts the due callback attempt on the queue. The record is the outbox: if the message
-    /// is lost, the alarm puts the same attempt there again after the confirm deadline.
+    /// Puts the due callback attempt (or an exhausted delivery's dead letter) on its queue.
+    /// The record is the outbox: it is marked sent before sending, and if the send fails or the
+    /// message is lost, the confirm deadline sends it again, without a busy loop.
     async fn pump_callback(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
         let now = now_ms();
-        let Some(attempt) = record
-            .callback_delivery
-            .as_ref()
-            .and_then(|c| c.attempt_to_enqueue(now))
-        else {
+        let cfg = config(&self.env)?;
+        let Some(delivery) = record.callback_delivery.as_mut() else {
             return Ok(());
         };
-        let cfg = config(&self.env)?;
+        let (binding, attempt) = if let Some(attempt) = delivery.attempt_to_enqueue(now) {
+            delivery.mark_enqueued(attempt, now, &cfg.callbacks);
+            (callback_consumer::CALLBACKS_QUEUE_BINDING, attempt)
+        } else if delivery.dead_letter_due(now) {
+            delivery.mark_dead_letter_sent(now, &cfg.callbacks);
+            (callback_consumer::DEAD_LETTER_QUEUE_BINDING, delivery.attempts)
+        } else {
+            return Ok(());
+        };
+        self.save(record)?;
         let message = CallbackMessage {
             v: CallbackMessage::VERSION,
             request_id: record.request_id.clone(),
             attempt,
         };
-        let sent = async {
-            self.env
-                .queue(callback_consumer::CALLBACKS_QUEUE_BINDING)?
-                .send(message)
-                .await
-        }
-        .await;
-        if let Err(e) = sent {
-            // Marked as sent anyway: the confirm deadline retries it, without a busy loop.
+        if let Err(e) = async { self.env.queue(binding)?.send(message).await }.await {
             console_error!(
                 "{}",
-                serde_json::json!({"level": "warn", "msg": "callback enqueue failed", "request_id": record.request_id, "detail": e.to_string()})
+                serde_json::json!({"level": "warn", "msg": "enqueue failed", "queue": binding, "request_id": record.request_id, "detail": e.to_string()})
             );
         }
-        if let Some(delivery) = record.callback_delivery.as_mut() {
-            delivery.mark_enqueued(attempt, now, &cfg.callbacks);
-        }
-        self.save(record)
+        Ok(())
     }
 
     fn log_attempt(
@@ -363,52 +359,25 @@ impl PaymentRequest {
         if recorded == Recorded::Stale {
             return Ok(());
         }
-        if recorded == Recorded::Exhausted {
-            self.log_attempt(
-                report.attempt,
-                now,
-                None,
-                "exhausted: every scheduled attempt failed; sent to the dead-letter queue",
-            )?;
-            let message = CallbackMessage {
-                v: CallbackMessage::VERSION,
-                request_id: record.request_id.clone(),
-                attempt: report.attempt,
-            };
-            if let Err(e) = async {
-                self.env
-                    .queue(callback_consumer::DEAD_LETTER_QUEUE_BINDING)?
-                    .send(message)
-                    .await
-            }
-            .await
-            {
-                console_error!(
-                    "{}",
-                    serde_json::json!({"level": "warn", "msg": "dead-letter enqueue failed", "detail": e.to_string()})
-                );
-            }
-        }
         log_callback(&record, &format!("{recorded:?}"), report.attempt);
         self.save(&record)?;
         self.pump_callback(&mut record).await?;
         self.schedule_alarm(&record).await
     }
 
-    /// The dead-letter consumer saw this request's message: make sure the log says `exhausted`.
-    fn callback_dead_lettered(&self) -> Result<(), ApiError> {
-        let Some(mut record) = self.load()? else {
-            return Ok(());
-        };
-        let Some(delivery) = record.callback_delivery.as_mut() else {
-            return Ok(());
-        };
-        if delivery.status == DeliveryStatus::Exhausted && !delivery.dead_lettered {
-            delivery.dead_lettered = true;
-            self.save(&record)?;
-        }
+    /// The dead-letter consumer saw this request's message: the log records the exhaustion, once.
+    async fn callback_dead_lettered(&self) -> Result<(), ApiError> {
+        let Some(mut record) = self.load()? else { return Ok(()) };
+        let Some(delivery) = record.callback_delivery.as_mut() else { return Ok(()) };
         // A message dead-lettered while its delivery is still pending (the consumer could not
-        // reach this object) changes nothing: the outbox alarm sends the attempt again.
+        // reach this object) confirms nothing: the outbox alarm sends that attempt again.
+        if delivery.confirm_dead_lettered() {
+            let attempts = delivery.attempts;
+            self.log_attempt(attempts, now_ms(), None, "exhausted: every scheduled attempt failed; dead-lettered")?;
+            log_callback(&record, "dead-lettered", attempts);
+            self.save(&record)?;
+            self.schedule_alarm(&record).await?;
+        }
         Ok(())
     }
 
@@ -536,7 +505,7 @@ impl PaymentRequest {
                 to_json(&serde_json::json!({"recorded": true}))
             }
             "/callback/dead-lettered" => {
-                self.callback_dead_lettered()?;
+                self.callback_dead_lettered().await?;
                 to_json(&serde_json::json!({"recorded": true}))
             }
             "/callback/log" => {

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod gateway;
+pub mod receiver;
 pub mod signing;
 
 use std::time::{Duration, Instant};
