@@ -32,8 +32,15 @@ fn harness() -> &'static Harness {
             ("CALLBACK_TIMEOUT_MS", "2000".to_owned()),
             ("CALLBACK_CONFIRM_MS", "5000".to_owned()),
         ];
-        let gateway = Gateway::start("callbacks", vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
-        Harness { gateway, backend, receiver }
+        let gateway = Gateway::start(
+            "callbacks",
+            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        );
+        Harness {
+            gateway,
+            backend,
+            receiver,
+        }
     })
 }
 
@@ -45,27 +52,51 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Pays `item` with a callback to `path` on the receiver; the backend answers `body` at once.
 async fn pay_with_callback(item: &str, path: &str, body: &Value) -> Reply {
-    harness().backend.script(item, Behavior::Answer { status: 200, body: body.clone(), after: Duration::ZERO });
-    let callback = harness().receiver.url(&format!("{path}/{{item}}?request={{uuid}}&account={{account}}"));
-    let reply = make_payment(base(), item, &json!({"account_id": ACCOUNT, "wait": 10, "callback": callback})).send().await;
+    harness().backend.script(
+        item,
+        Behavior::Answer {
+            status: 200,
+            body: body.clone(),
+            after: Duration::ZERO,
+        },
+    );
+    let callback = harness().receiver.url(&format!(
+        "{path}/{{item}}?request={{uuid}}&account={{account}}"
+    ));
+    let reply = make_payment(
+        base(),
+        item,
+        &json!({"account_id": ACCOUNT, "wait": 10, "callback": callback}),
+    )
+    .send()
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply
 }
 
 fn request_id_of(reply: &Reply) -> String {
     let link = reply.header("content-location").unwrap_or_default();
-    link.trim_end_matches("/status").rsplit('/').next().unwrap_or_default().to_owned()
+    link.trim_end_matches("/status")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn log_of(request_id: &str) -> Reply {
-    Call::new("GET", format!("{}/request/{request_id}/callbacks", base())).send().await
+    Call::new("GET", format!("{}/request/{request_id}/callbacks", base()))
+        .send()
+        .await
 }
 
 /// Waits until the delivery log has `n` entries.
 async fn await_log(request_id: &str, n: usize) -> Vec<Value> {
     eventually(&format!("{n} log entries"), DEADLINE, || async {
         let log = log_of(request_id).await;
-        let entries = log.json["callbacks"].as_array().cloned().unwrap_or_default();
+        let entries = log.json["callbacks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         (entries.len() >= n).then_some(entries)
     })
     .await
@@ -75,28 +106,55 @@ async fn await_log(request_id: &str, n: usize) -> Vec<Value> {
 async fn the_callback_arrives_signed_at_the_substituted_path_with_the_body_verbatim() {
     let item = unique("cb ok");
     let item = item.replace(' ', "-");
-    let body = json!({"items": {"id": item, "state": "completed", "status": 22500, "note": "verbatim ✓"}});
+    let body =
+        json!({"items": {"id": item, "state": "completed", "status": 22500, "note": "verbatim ✓"}});
     let started = Instant::now();
     let reply = pay_with_callback(&item, "/ok", &body).await;
     let request_id = request_id_of(&reply);
-    let got = harness().receiver.await_requests(&format!("/ok/{item}"), 1, DEADLINE).await.remove(0);
-    assert_eq!(got.path_and_query, format!("/ok/{item}?request={request_id}&account={ACCOUNT}"));
-    assert_eq!(serde_json::from_slice::<Value>(&got.body).unwrap_or(Value::Null), body);
+    let got = harness()
+        .receiver
+        .await_requests(&format!("/ok/{item}"), 1, DEADLINE)
+        .await
+        .remove(0);
+    assert_eq!(
+        got.path_and_query,
+        format!("/ok/{item}?request={request_id}&account={ACCOUNT}")
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&got.body).unwrap_or(Value::Null),
+        body
+    );
     assert_eq!(got.header("content-type"), Some("application/json"));
     assert_eq!(got.header("edgepay-request-id"), Some(request_id.as_str()));
     assert_eq!(got.header("edgepay-result-status"), Some("200"));
-    assert_eq!(got.header("webhook-id"), Some(format!("msg_{request_id}").as_str()));
+    assert_eq!(
+        got.header("webhook-id"),
+        Some(format!("msg_{request_id}").as_str())
+    );
     // A third-party Standard Webhooks verifier accepts the signature.
     let verifier = standardwebhooks::Webhook::new(CALLBACK_SECRET).expect("secret");
-    verifier.verify(&got.body, &got.headers).expect("a valid Standard Webhooks signature");
-    let other = standardwebhooks::Webhook::new("whsec_AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").expect("secret");
-    assert!(other.verify(&got.body, &got.headers).is_err(), "another key must not verify");
-    println!("first callback attempt {:?} after the payment call began", got.at - started);
+    verifier
+        .verify(&got.body, &got.headers)
+        .expect("a valid Standard Webhooks signature");
+    let other =
+        standardwebhooks::Webhook::new("whsec_AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+            .expect("secret");
+    assert!(
+        other.verify(&got.body, &got.headers).is_err(),
+        "another key must not verify"
+    );
+    println!(
+        "first callback attempt {:?} after the payment call began",
+        got.at - started
+    );
 
     let entries = await_log(&request_id, 1).await;
     assert_eq!(entries[0]["attempt"], 1);
     assert_eq!(entries[0]["http_response"], 200);
-    assert!(entries[0]["executed_utc"].as_str().unwrap_or_default().ends_with('Z'));
+    assert!(entries[0]["executed_utc"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with('Z'));
     assert!(entries[0]["detail"].is_string());
 }
 
@@ -105,27 +163,57 @@ async fn an_async_result_is_called_back_too() {
     let item = unique("cb.async~x");
     harness().backend.script(&item, Behavior::Acknowledge);
     let callback = harness().receiver.url("/async/{item}");
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "callback": callback})).send().await;
+    let reply = make_payment(
+        base(),
+        &item,
+        &json!({"account_id": ACCOUNT, "callback": callback}),
+    )
+    .send()
+    .await;
     assert_eq!(reply.status, 202);
-    let request_id = reply.json["request_id"].as_str().unwrap_or_default().to_owned();
+    let request_id = reply.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     harness().backend.await_dispatches(&item, 1, DEADLINE).await;
     let body = item_body(&item, "completed", 22500);
     let result_sent = Instant::now();
-    assert_eq!(deliver_result(base(), &request_id, 201, &body).await.status, 200);
-    let got = harness().receiver.await_requests(&format!("/async/{item}"), 1, DEADLINE).await.remove(0);
+    assert_eq!(
+        deliver_result(base(), &request_id, 201, &body).await.status,
+        200
+    );
+    let got = harness()
+        .receiver
+        .await_requests(&format!("/async/{item}"), 1, DEADLINE)
+        .await
+        .remove(0);
     assert_eq!(got.header("edgepay-result-status"), Some("201"));
-    println!("result to first callback attempt: {:?}", got.at.saturating_duration_since(result_sent));
+    println!(
+        "result to first callback attempt: {:?}",
+        got.at.saturating_duration_since(result_sent)
+    );
 }
 
 #[tokio::test]
 async fn a_receiver_failing_twice_gets_it_on_attempt_three_and_the_log_shows_three() {
     let item = unique("cb-retry");
-    harness().receiver.script(&format!("/retry/{item}"), Script::FailThen(2));
+    harness()
+        .receiver
+        .script(&format!("/retry/{item}"), Script::FailThen(2));
     let reply = pay_with_callback(&item, "/retry", &item_body(&item, "completed", 22500)).await;
     let request_id = request_id_of(&reply);
-    let got = harness().receiver.await_requests(&format!("/retry/{item}"), 3, DEADLINE).await;
-    let ids: Vec<_> = got.iter().map(|r| r.header("webhook-id").unwrap_or_default().to_owned()).collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "webhook-id is stable across attempts: {ids:?}");
+    let got = harness()
+        .receiver
+        .await_requests(&format!("/retry/{item}"), 3, DEADLINE)
+        .await;
+    let ids: Vec<_> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "webhook-id is stable across attempts: {ids:?}"
+    );
     let entries = await_log(&request_id, 3).await;
     let statuses: Vec<Value> = entries.iter().map(|e| e["http_response"].clone()).collect();
     assert_eq!(statuses, vec![json!(500), json!(500), json!(200)]);
@@ -136,27 +224,53 @@ async fn a_receiver_failing_twice_gets_it_on_attempt_three_and_the_log_shows_thr
 #[tokio::test]
 async fn a_receiver_that_always_fails_ends_exhausted_in_the_dead_letter_queue() {
     let item = unique("cb-dead");
-    harness().receiver.script(&format!("/dead/{item}"), Script::Always(500));
+    harness()
+        .receiver
+        .script(&format!("/dead/{item}"), Script::Always(500));
     let reply = pay_with_callback(&item, "/dead", &item_body(&item, "completed", 22500)).await;
     let request_id = request_id_of(&reply);
     let entries = await_log(&request_id, 4).await;
-    assert_eq!(entries.len(), 4, "three attempts and the exhaustion: {entries:?}");
-    assert!(entries[3]["detail"].as_str().unwrap_or_default().contains("exhausted"), "{entries:?}");
+    assert_eq!(
+        entries.len(),
+        4,
+        "three attempts and the exhaustion: {entries:?}"
+    );
+    assert!(
+        entries[3]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exhausted"),
+        "{entries:?}"
+    );
     assert_eq!(entries[3]["http_response"], Value::Null);
-    assert_eq!(harness().receiver.received_at(&format!("/dead/{item}")).len(), 3);
+    assert_eq!(
+        harness()
+            .receiver
+            .received_at(&format!("/dead/{item}"))
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn a_410_stops_delivery() {
     let item = unique("cb-gone");
-    harness().receiver.script(&format!("/gone/{item}"), Script::Always(410));
+    harness()
+        .receiver
+        .script(&format!("/gone/{item}"), Script::Always(410));
     let reply = pay_with_callback(&item, "/gone", &item_body(&item, "completed", 22500)).await;
     let request_id = request_id_of(&reply);
     let entries = await_log(&request_id, 1).await;
     assert_eq!(entries[0]["http_response"], 410);
     // Give a wrongly scheduled retry time to happen (the schedule is 200 ms), then check none did.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(harness().receiver.received_at(&format!("/gone/{item}")).len(), 1);
+    assert_eq!(
+        harness()
+            .receiver
+            .received_at(&format!("/gone/{item}"))
+            .len(),
+        1
+    );
     assert_eq!(await_log(&request_id, 1).await.len(), 1);
 }
 
@@ -164,24 +278,44 @@ async fn a_410_stops_delivery() {
 async fn a_redirect_is_not_followed_and_counts_as_a_failure() {
     let item = unique("cb-redirect");
     let target = format!("/redirected/{item}");
-    harness().receiver.script(&format!("/moved/{item}"), Script::Redirect(harness().receiver.url(&target)));
+    harness().receiver.script(
+        &format!("/moved/{item}"),
+        Script::Redirect(harness().receiver.url(&target)),
+    );
     let reply = pay_with_callback(&item, "/moved", &item_body(&item, "completed", 22500)).await;
     let request_id = request_id_of(&reply);
     let entries = await_log(&request_id, 4).await;
     assert_eq!(entries[0]["http_response"], 302);
-    assert!(entries[3]["detail"].as_str().unwrap_or_default().contains("exhausted"));
-    assert!(harness().receiver.received_at(&target).is_empty(), "the redirect target was never called");
+    assert!(entries[3]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("exhausted"));
+    assert!(
+        harness().receiver.received_at(&target).is_empty(),
+        "the redirect target was never called"
+    );
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let item = unique("cb-retry-after");
-    harness().receiver.script(&format!("/later/{item}"), Script::RetryAfterThen(2));
+    harness()
+        .receiver
+        .script(&format!("/later/{item}"), Script::RetryAfterThen(2));
     let reply = pay_with_callback(&item, "/later", &item_body(&item, "completed", 22500)).await;
-    let got = harness().receiver.await_requests(&format!("/later/{item}"), 2, DEADLINE).await;
+    let got = harness()
+        .receiver
+        .await_requests(&format!("/later/{item}"), 2, DEADLINE)
+        .await;
     let gap = got[1].at - got[0].at;
-    assert!(gap >= Duration::from_millis(1900), "the second attempt waited for Retry-After: {gap:?}");
-    assert_eq!(await_log(&request_id_of(&reply), 2).await[1]["http_response"], 200);
+    assert!(
+        gap >= Duration::from_millis(1900),
+        "the second attempt waited for Retry-After: {gap:?}"
+    );
+    assert_eq!(
+        await_log(&request_id_of(&reply), 2).await[1]["http_response"],
+        200
+    );
 }
 
 #[tokio::test]
@@ -191,9 +325,18 @@ async fn replay_delivers_the_stored_result_again_with_the_same_webhook_id() {
     let reply = pay_with_callback(&item, "/replay", &body).await;
     let request_id = request_id_of(&reply);
     let path = format!("/replay/{item}");
-    let first = harness().receiver.await_requests(&path, 1, DEADLINE).await.remove(0);
+    let first = harness()
+        .receiver
+        .await_requests(&path, 1, DEADLINE)
+        .await
+        .remove(0);
     await_log(&request_id, 1).await;
-    let replay = Call::new("POST", format!("{}/request/{request_id}/callbacks/replay", base())).send().await;
+    let replay = Call::new(
+        "POST",
+        format!("{}/request/{request_id}/callbacks/replay", base()),
+    )
+    .send()
+    .await;
     assert_eq!(replay.status, 202, "{}", replay.text);
     let both = harness().receiver.await_requests(&path, 2, DEADLINE).await;
     assert_eq!(both[1].header("webhook-id"), first.header("webhook-id"));
@@ -202,38 +345,71 @@ async fn replay_delivers_the_stored_result_again_with_the_same_webhook_id() {
     assert_eq!(entries[1]["attempt"], 2);
 
     // Another tenant can neither read the log nor replay.
-    let log = Call::new("GET", format!("{}/request/{request_id}/callbacks", base())).by_tenant_b().send().await;
+    let log = Call::new("GET", format!("{}/request/{request_id}/callbacks", base()))
+        .by_tenant_b()
+        .send()
+        .await;
     assert_eq!(log.status, 404);
-    let stolen = Call::new("POST", format!("{}/request/{request_id}/callbacks/replay", base())).by_tenant_b().send().await;
+    let stolen = Call::new(
+        "POST",
+        format!("{}/request/{request_id}/callbacks/replay", base()),
+    )
+    .by_tenant_b()
+    .send()
+    .await;
     assert_eq!(stolen.status, 404);
 }
 
 #[tokio::test]
 async fn replay_without_a_callback_or_a_result_is_refused() {
     let item = unique("cb-none");
-    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5})).send().await;
+    let reply = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5}))
+        .send()
+        .await;
     let request_id = request_id_of(&reply);
-    let replay = Call::new("POST", format!("{}/request/{request_id}/callbacks/replay", base())).send().await;
+    let replay = Call::new(
+        "POST",
+        format!("{}/request/{request_id}/callbacks/replay", base()),
+    )
+    .send()
+    .await;
     assert_eq!(replay.status, 400, "{}", replay.text);
     let log = log_of(&request_id).await;
     assert_eq!(log.status, 200);
     assert_eq!(log.json["callbacks"], json!([]));
 
     let pending_item = unique("cb-pending");
-    harness().backend.script(&pending_item, Behavior::Acknowledge);
+    harness()
+        .backend
+        .script(&pending_item, Behavior::Acknowledge);
     let callback = harness().receiver.url("/pending/{item}");
-    let pending = make_payment(base(), &pending_item, &json!({"account_id": ACCOUNT, "callback": callback})).send().await;
+    let pending = make_payment(
+        base(),
+        &pending_item,
+        &json!({"account_id": ACCOUNT, "callback": callback}),
+    )
+    .send()
+    .await;
     let pending_id = pending.json["request_id"].as_str().unwrap_or_default();
-    let early = Call::new("POST", format!("{}/request/{pending_id}/callbacks/replay", base())).send().await;
+    let early = Call::new(
+        "POST",
+        format!("{}/request/{pending_id}/callbacks/replay", base()),
+    )
+    .send()
+    .await;
     assert_eq!(early.status, 409, "{}", early.text);
 }
 
 #[tokio::test]
 async fn a_client_without_a_signing_secret_cannot_ask_for_callbacks() {
-    let reply = make_payment(base(), &unique("cb-unsigned"), &json!({"account_id": ACCOUNT, "callback": harness().receiver.url("/x")}))
-        .by_tenant_b()
-        .send()
-        .await;
+    let reply = make_payment(
+        base(),
+        &unique("cb-unsigned"),
+        &json!({"account_id": ACCOUNT, "callback": harness().receiver.url("/x")}),
+    )
+    .by_tenant_b()
+    .send()
+    .await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(reply.json["errors"][0]["field"], "callback");
 }

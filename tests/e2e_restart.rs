@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::backend::{deliver_result, item_body, Behavior, TestBackend};
 use support::gateway::Gateway;
+use support::receiver::{Receiver, Script};
 use support::*;
 
 #[tokio::test]
@@ -123,5 +124,73 @@ async fn completed_and_in_flight_requests_survive_a_restart() {
         .send()
         .await;
     assert_eq!(again.status, 202, "{}", again.text);
+    gateway.kill();
+}
+
+#[tokio::test]
+async fn a_callback_interrupted_by_a_restart_is_still_delivered() {
+    let backend = TestBackend::start();
+    let receiver = Receiver::start();
+    let vars = [
+        ("API_CLIENTS", api_clients_json()),
+        ("BACKEND_URL", backend.url()),
+        ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
+        ("ALLOW_INSECURE_CALLBACKS", "true".to_owned()),
+        // The first attempt hangs far longer than the confirm deadline, so the restart lands
+        // while it is on the queue or in flight, and the outbox has to send it again.
+        ("CALLBACK_TIMEOUT_MS", "30000".to_owned()),
+        ("CALLBACK_CONFIRM_MS", "3000".to_owned()),
+        ("CALLBACK_RETRY_SCHEDULE_MS", "0,500,500".to_owned()),
+    ];
+    let gateway = Gateway::start(
+        "restart-callback",
+        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    );
+    let item = unique("cb-restart");
+    let path = format!("/hook/{item}");
+    receiver.script(&path, Script::HangOnce);
+    let callback = receiver.url("/hook/{item}");
+    let reply = make_payment(
+        &gateway.base,
+        &item,
+        &json!({"account_id": ACCOUNT, "wait": 5, "callback": callback}),
+    )
+    .send()
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    // The first attempt is in flight (hanging) when the runtime dies.
+    receiver
+        .await_requests(&path, 1, Duration::from_secs(20))
+        .await;
+    gateway.restart();
+    let got = receiver
+        .await_requests(&path, 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        got[0].header("webhook-id"),
+        got[1].header("webhook-id"),
+        "the same delivery, deduplicable"
+    );
+    let link = reply
+        .header("content-location")
+        .unwrap_or_default()
+        .replace("/status", "/callbacks");
+    let delivered = eventually(
+        "a delivered entry in the log",
+        Duration::from_secs(20),
+        || async {
+            let log = Call::new("GET", &link).send().await;
+            let entries = log.json["callbacks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            entries
+                .iter()
+                .any(|e| e["http_response"] == 200)
+                .then_some(entries)
+        },
+    )
+    .await;
+    assert!(!delivered.is_empty());
     gateway.kill();
 }

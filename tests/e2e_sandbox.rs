@@ -126,3 +126,39 @@ async fn the_sandbox_refuses_unsigned_dispatches() {
         .await;
     assert_eq!(reply.status, 401, "{}", reply.text);
 }
+
+#[tokio::test]
+async fn callbacks_to_private_or_insecure_targets_are_refused_under_the_production_setting() {
+    for target in [
+        "https://10.0.0.1/hook",
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.0.1/hook",
+        "https://[fd00::1]/hook",
+        "https://[::1]/hook",
+        "https://224.0.0.1/hook",
+        "https://192.0.2.10/hook",
+        "https://240.0.0.1/hook",
+        "https://localhost/hook",
+        "https://api.localhost/hook",
+        "http://shop.example.com/hook",
+    ] {
+        let reply = make_payment(
+            &gateway().base,
+            &unique("ssrf"),
+            &json!({"account_id": ACCOUNT, "callback": target}),
+        )
+        .send()
+        .await;
+        assert_eq!(reply.status, 400, "{target}: {}", reply.text);
+        assert_eq!(reply.json["errors"][0]["field"], "callback", "{target}");
+    }
+    let ok = make_payment(
+        &gateway().base,
+        &unique("ssrf-ok"),
+        &json!({"account_id": ACCOUNT, "callback": "https://shop.example.com/hook/{item}"}),
+    )
+    .send()
+    .await;
+    assert_eq!(ok.status, 202, "{}", ok.text);
+}

@@ -228,7 +228,9 @@ impl CallbackState {
     /// Whether the exhausted delivery must be (re)sent to the dead-letter queue now: it is an
     /// outbox entry too, until the dead-letter consumer confirms it.
     pub fn dead_letter_due(&self, now_ms: u64) -> bool {
-        self.status == DeliveryStatus::Exhausted && !self.dead_lettered && self.confirm_by_ms.is_none_or(|by| by <= now_ms)
+        self.status == DeliveryStatus::Exhausted
+            && !self.dead_lettered
+            && self.confirm_by_ms.is_none_or(|by| by <= now_ms)
     }
 
     pub fn mark_dead_letter_sent(&mut self, now_ms: u64, timing: &CallbackPolicyTiming) {

@@ -28,9 +28,7 @@ use super::do_protocol::{
 use super::env_config::{config, now_ms};
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
-use crate::domain::callback_delivery::{
-    AttemptLogEntry, CallbackMessage, Recorded,
-};
+use crate::domain::callback_delivery::{AttemptLogEntry, CallbackMessage, Recorded};
 use crate::domain::request_record::{Applied, Links, RequestRecord, ResultOutcome, FAILED_STATUS};
 use crate::domain::time::rfc3339_millis;
 
@@ -261,7 +259,10 @@ impl PaymentRequest {
             (callback_consumer::CALLBACKS_QUEUE_BINDING, attempt)
         } else if delivery.dead_letter_due(now) {
             delivery.mark_dead_letter_sent(now, &cfg.callbacks);
-            (callback_consumer::DEAD_LETTER_QUEUE_BINDING, delivery.attempts)
+            (
+                callback_consumer::DEAD_LETTER_QUEUE_BINDING,
+                delivery.attempts,
+            )
         } else {
             return Ok(());
         };
@@ -367,13 +368,22 @@ impl PaymentRequest {
 
     /// The dead-letter consumer saw this request's message: the log records the exhaustion, once.
     async fn callback_dead_lettered(&self) -> Result<(), ApiError> {
-        let Some(mut record) = self.load()? else { return Ok(()) };
-        let Some(delivery) = record.callback_delivery.as_mut() else { return Ok(()) };
+        let Some(mut record) = self.load()? else {
+            return Ok(());
+        };
+        let Some(delivery) = record.callback_delivery.as_mut() else {
+            return Ok(());
+        };
         // A message dead-lettered while its delivery is still pending (the consumer could not
         // reach this object) confirms nothing: the outbox alarm sends that attempt again.
         if delivery.confirm_dead_lettered() {
             let attempts = delivery.attempts;
-            self.log_attempt(attempts, now_ms(), None, "exhausted: every scheduled attempt failed; dead-lettered")?;
+            self.log_attempt(
+                attempts,
+                now_ms(),
+                None,
+                "exhausted: every scheduled attempt failed; dead-lettered",
+            )?;
             log_callback(&record, "dead-lettered", attempts);
             self.save(&record)?;
             self.schedule_alarm(&record).await?;

@@ -23,6 +23,8 @@ pub enum Script {
     Redirect(String),
     /// Answer 503 with `Retry-After: secs` the first time, then 200.
     RetryAfterThen(u64),
+    /// Never answer the first request (hold it for a minute), then 200.
+    HangOnce,
 }
 
 #[derive(Clone, Debug)]
@@ -56,18 +58,25 @@ impl Receiver {
         });
         let served = receiver.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("receiver runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("receiver runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let receiver = served.clone();
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| {
                             let receiver = receiver.clone();
                             async move { Ok::<_, Infallible>(receiver.handle(req).await) }
                         });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
                     });
                 }
             });
@@ -104,13 +113,25 @@ impl Receiver {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let path_and_query = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         let path = req.uri().path().to_owned();
         let headers = req.headers().clone();
-        let body = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default();
         let seen_before = {
             let mut received = self.received.lock().unwrap();
-            let seen = received.iter().filter(|r| r.path_and_query.split('?').next() == Some(path.as_str())).count();
+            let seen = received
+                .iter()
+                .filter(|r| r.path_and_query.split('?').next() == Some(path.as_str()))
+                .count();
             received.push(Received {
                 path_and_query,
                 headers,
@@ -119,15 +140,28 @@ impl Receiver {
             });
             seen as u32
         };
-        let script = self.scripts.lock().unwrap().get(&path).cloned().unwrap_or(Script::Always(200));
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .get(&path)
+            .cloned()
+            .unwrap_or(Script::Always(200));
         let builder = Response::builder();
         let builder = match script {
             Script::Always(status) => builder.status(status),
             Script::FailThen(n) if seen_before < n => builder.status(500),
             Script::FailThen(_) => builder.status(200),
             Script::Redirect(to) => builder.status(302).header("location", to),
-            Script::RetryAfterThen(secs) if seen_before == 0 => builder.status(503).header("retry-after", secs.to_string()),
+            Script::RetryAfterThen(secs) if seen_before == 0 => {
+                builder.status(503).header("retry-after", secs.to_string())
+            }
             Script::RetryAfterThen(_) => builder.status(200),
+            Script::HangOnce if seen_before == 0 => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                builder.status(500)
+            }
+            Script::HangOnce => builder.status(200),
         };
         builder.body(Full::new(Bytes::new())).unwrap_or_default()
     }
