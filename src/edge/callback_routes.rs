@@ -6,10 +6,9 @@ use worker::{Env, Request, Response, Url};
 use super::do_client;
 use super::do_protocol::ReplayReply;
 use super::env_config::config;
-use super::http_io::{json_response, origin, set_header};
+use super::http_io::{json_response, origin, parse_request_id, set_header};
 use super::zai_routes::authenticate;
 use crate::domain::api_error::{ApiError, FieldError};
-use crate::domain::ids::RequestId;
 
 fn links(origin: &str, id: &str) -> serde_json::Value {
     json!({
@@ -19,18 +18,10 @@ fn links(origin: &str, id: &str) -> serde_json::Value {
     })
 }
 
-fn parse_id(raw: &str) -> Result<String, ApiError> {
-    RequestId::parse(raw)
-        .map(|id| id.to_string())
-        .ok_or(ApiError::NotFound {
-            detail: "no request with this id",
-        })
-}
-
 pub async fn log(req: Request, env: &Env, url: &Url, id_raw: &str) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
-    let id = parse_id(id_raw)?;
+    let id = parse_request_id(id_raw)?;
     let log = do_client::callback_log(env, &id, &client.tenant).await?;
     json_response(
         200,
@@ -46,7 +37,7 @@ pub async fn replay(
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
-    let id = parse_id(id_raw)?;
+    let id = parse_request_id(id_raw)?;
     let refused = |message: &str| {
         ApiError::Validation(vec![FieldError::new("request", "not_replayable", message)])
     };

@@ -7,6 +7,7 @@ use crate::domain::api_error::ApiError;
 use crate::domain::auth::CHALLENGE;
 use crate::domain::problem_json;
 use crate::domain::request_body::{check_size, MAX_BODY_BYTES};
+use crate::domain::signing::{verify, SignedHeaders, SigningSecret, DEFAULT_TOLERANCE_SECS};
 
 impl From<worker::Error> for ApiError {
     /// Runtime errors are logged and answered as an opaque 500.
@@ -95,4 +96,38 @@ pub fn problem_response(error: &ApiError, instance: &str) -> worker::Result<Resp
         Ok(resp) => Ok(resp),
         Err(_) => Response::error("internal error", 500),
     }
+}
+
+/// Verifies a Standard-Webhooks-signed request from the payment backend (or to the sandbox)
+/// against `secrets`; returns its `webhook-id`. Failures are `401`.
+pub fn verify_signed(
+    req: &Request,
+    body: &[u8],
+    secrets: &[SigningSecret],
+    now_ms: u64,
+) -> Result<String, ApiError> {
+    let (id, ts, sig) = (
+        header(req, "webhook-id"),
+        header(req, "webhook-timestamp"),
+        header(req, "webhook-signature"),
+    );
+    let signed = SignedHeaders {
+        id: id.as_deref(),
+        timestamp: ts.as_deref(),
+        signature: sig.as_deref(),
+    };
+    verify(secrets, signed, body, now_ms / 1000, DEFAULT_TOLERANCE_SECS)
+        .map(str::to_owned)
+        .map_err(|e| ApiError::BadSignature {
+            detail: e.describe(),
+        })
+}
+
+/// A request id from a path; any other form is a `404`, like an unknown id.
+pub fn parse_request_id(raw: &str) -> Result<String, ApiError> {
+    crate::domain::ids::RequestId::parse(raw)
+        .map(|id| id.to_string())
+        .ok_or(ApiError::NotFound {
+            detail: "no request with this id",
+        })
 }

@@ -5,11 +5,9 @@ use worker::{Env, Request, Response};
 use super::do_client;
 use super::do_protocol::{ResultCommand, ResultReply};
 use super::env_config::{config, now_ms};
-use super::http_io::{header, json_response, read_body};
+use super::http_io::{json_response, parse_request_id, read_body, verify_signed};
 use crate::domain::api_error::ApiError;
 use crate::domain::backend_contract::parse_result_delivery;
-use crate::domain::ids::RequestId;
-use crate::domain::signing::{verify, SignedHeaders, DEFAULT_TOLERANCE_SECS};
 
 pub async fn backend_result(
     mut req: Request,
@@ -19,33 +17,11 @@ pub async fn backend_result(
     let cfg = config(env)?;
     let body = read_body(&mut req).await?;
     // Authenticate before revealing anything about the request id.
-    let (id, ts, sig) = (
-        header(&req, "webhook-id"),
-        header(&req, "webhook-timestamp"),
-        header(&req, "webhook-signature"),
-    );
-    let signed = SignedHeaders {
-        id: id.as_deref(),
-        timestamp: ts.as_deref(),
-        signature: sig.as_deref(),
-    };
-    let message_id = verify(
-        &cfg.backend_secrets,
-        signed,
-        &body,
-        now_ms() / 1000,
-        DEFAULT_TOLERANCE_SECS,
-    )
-    .map_err(|e| ApiError::BadSignature {
-        detail: e.describe(),
-    })?
-    .to_owned();
-    let request_id = RequestId::parse(id_raw).ok_or(ApiError::NotFound {
-        detail: "no request with this id",
-    })?;
+    let message_id = verify_signed(&req, &body, &cfg.backend_secrets, now_ms())?;
+    let request_id = parse_request_id(id_raw)?;
     let result = parse_result_delivery(&body)?;
     let cmd = ResultCommand { message_id, result };
-    match do_client::deliver_result(env, &request_id.to_string(), &cmd).await? {
+    match do_client::deliver_result(env, &request_id, &cmd).await? {
         ResultReply::Stored => json_response(200, &serde_json::json!({"result": "stored"})),
         ResultReply::AlreadyStored => {
             json_response(200, &serde_json::json!({"result": "already_stored"}))

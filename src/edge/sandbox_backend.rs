@@ -12,10 +12,9 @@ use worker::{console_error, Context, Delay, Env, Request, Response, Url};
 
 use super::backend_client::signed_post;
 use super::env_config::{config, now_ms};
-use super::http_io::{header, json_response, origin, read_body};
+use super::http_io::{json_response, origin, read_body, verify_signed};
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::sandbox_scenarios::{reply_for, scenario_for, SandboxReply};
-use crate::domain::signing::{verify, SignedHeaders, DEFAULT_TOLERANCE_SECS};
 
 #[derive(Deserialize)]
 struct Dispatch {
@@ -33,26 +32,7 @@ pub async fn payments(
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let body = read_body(&mut req).await?;
-    let (id, ts, sig) = (
-        header(&req, "webhook-id"),
-        header(&req, "webhook-timestamp"),
-        header(&req, "webhook-signature"),
-    );
-    let signed = SignedHeaders {
-        id: id.as_deref(),
-        timestamp: ts.as_deref(),
-        signature: sig.as_deref(),
-    };
-    verify(
-        &cfg.backend_secrets,
-        signed,
-        &body,
-        now_ms() / 1000,
-        DEFAULT_TOLERANCE_SECS,
-    )
-    .map_err(|e| ApiError::BadSignature {
-        detail: e.describe(),
-    })?;
+    verify_signed(&req, &body, &cfg.backend_secrets, now_ms())?;
     let dispatch: Dispatch = serde_json::from_slice(&body).map_err(|_| {
         ApiError::Validation(vec![FieldError::new(
             "body",

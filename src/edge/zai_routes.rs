@@ -5,13 +5,14 @@ use worker::{Env, Request, Response, Url};
 use super::do_client;
 use super::do_protocol::StatusQuery;
 use super::env_config::config;
-use super::http_io::{header, json_response, origin, raw_response, read_body, set_header};
+use super::http_io::{
+    header, json_response, origin, parse_request_id, raw_response, read_body, set_header,
+};
 use super::payment_engine::start_payment;
 use super::servicestack_routes;
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::auth::ApiClient;
 use crate::domain::config::GatewayConfig;
-use crate::domain::ids::RequestId;
 use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
@@ -84,16 +85,14 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
-    let request_id = RequestId::parse(id_raw).ok_or(ApiError::NotFound {
-        detail: "no request with this id",
-    })?;
+    let request_id = parse_request_id(id_raw)?;
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(query_wait(url)?, prefs, WaitSecs::ZERO);
     let query = StatusQuery {
         tenant: client.tenant.clone(),
         wait_ms: decision.wait.millis(),
     };
-    let view = do_client::request_status(env, &request_id.to_string(), &query).await?;
+    let view = do_client::request_status(env, &request_id, &query).await?;
     // The status link answers in the dialect the payment was made in.
     match view.dialect {
         Dialect::Zai => render(&view, &origin(url), &decision),
