@@ -4,6 +4,19 @@
 //! `edge` is the thin glue to the Workers runtime: router, Durable Objects and
 //! outbound fetch.
 
+// A panic resets the wasm instance and strands every held caller: outside tests, nothing
+// may unwrap, expect, panic or index unchecked. `make test` runs clippy with these denied.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
+
 pub mod domain;
 pub mod edge;
 

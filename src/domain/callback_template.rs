@@ -107,21 +107,20 @@ impl CallbackTemplate {
 
 fn check_placeholders(template: &str) -> Result<(), String> {
     let mut rest = template;
-    while let Some(open) = rest.find(['{', '}']) {
-        let after = &rest[open..];
-        if after.starts_with('}') {
+    while let Some((before, after)) = rest.split_once(['{', '}']) {
+        // `split_once` drops the brace; the byte before `after` tells which one it was.
+        if rest.as_bytes().get(before.len()) == Some(&b'}') {
             return Err("has a `}` without a matching `{`".to_owned());
         }
-        let Some(close) = after.find('}') else {
+        let Some((name, tail)) = after.split_once('}') else {
             return Err("has a `{` without a matching `}`".to_owned());
         };
-        let name = &after[1..close];
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
                 "uses the unknown placeholder `{{{name}}}`; only {{item}}, {{account}} and {{uuid}} are allowed"
             ));
         }
-        rest = &after[close + 1..];
+        rest = tail;
     }
     Ok(())
 }

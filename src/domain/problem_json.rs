@@ -16,16 +16,19 @@ pub fn render(error: &ApiError, instance: &str) -> Value {
         "instance": instance,
         "code": error.code(),
     });
+    let Some(members) = doc.as_object_mut() else {
+        return doc;
+    };
     if let ApiError::Validation(fields) = error {
-        doc["errors"] = json!(fields);
+        members.insert("errors".into(), json!(fields));
     }
     if let ApiError::InFlight {
         request_id,
         status_link,
     } = error
     {
-        doc["request_id"] = json!(request_id);
-        doc["links"] = json!({ "status": status_link });
+        members.insert("request_id".into(), json!(request_id));
+        members.insert("links".into(), json!({ "status": status_link }));
     }
     doc
 }

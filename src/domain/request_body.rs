@@ -105,10 +105,11 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     };
     let mut pairs: Vec<(String, String)> = Vec::new();
     for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let (name, value) = match part.iter().position(|&b| b == b'=') {
-            Some(eq) => (&part[..eq], &part[eq + 1..]),
-            None => (part, &[][..]),
-        };
+        let mut halves = part.splitn(2, |&b| b == b'=');
+        let (name, value) = (
+            halves.next().unwrap_or_default(),
+            halves.next().unwrap_or_default(),
+        );
         let name = decode(name)?;
         let value = decode(value)?;
         if pairs.iter().any(|(n, _)| *n == name) {

@@ -133,7 +133,12 @@ pub fn reply_for(
         },
         Scenario::Decline => {
             let mut body = item("payment_required", 22100);
-            body["errors"] = json!({ "base": ["The payment was declined (sandbox)"] });
+            if let Some(members) = body.as_object_mut() {
+                members.insert(
+                    "errors".into(),
+                    json!({ "base": ["The payment was declined (sandbox)"] }),
+                );
+            }
             SandboxReply::Now { status: 422, body }
         }
         Scenario::ServerError {

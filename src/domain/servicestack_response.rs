@@ -118,7 +118,12 @@ pub fn error_body(error: &ApiError) -> Value {
         status_link,
     } = error
     {
-        status["meta"] = json!({"requestId": request_id, "location": status_link});
+        if let Some(members) = status.as_object_mut() {
+            members.insert(
+                "meta".into(),
+                json!({"requestId": request_id, "location": status_link}),
+            );
+        }
     }
     json!({ "responseStatus": status })
 }

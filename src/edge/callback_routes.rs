@@ -51,7 +51,10 @@ pub async fn replay(
             set_header(
                 &mut resp,
                 "location",
-                links["self"].as_str().unwrap_or_default(),
+                links
+                    .get("self")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default(),
             )?;
             Ok(resp)
         }
