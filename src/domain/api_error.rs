@@ -48,6 +48,8 @@ pub enum ApiError {
     },
     /// 409: a backend result that contradicts the stored terminal result, or a replayed delivery.
     ResultConflict { detail: &'static str },
+    /// 422: an `Idempotency-Key` reused with a different request.
+    IdempotencyMismatch,
     /// 413: the body is larger than the limit.
     PayloadTooLarge { limit_bytes: usize },
     /// 415: a body in a content type the route does not read.
@@ -69,6 +71,7 @@ impl ApiError {
             ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
+            ApiError::IdempotencyMismatch => 422,
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal => 500,
         }
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::ResultConflict { .. } => "result_conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::Unavailable { .. } => "interrupted",
             ApiError::Internal => "internal_error",
         }
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::ResultConflict { .. } => "Result conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
+            ApiError::IdempotencyMismatch => "Idempotency-Key reused",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::Internal => "Internal error",
         }
@@ -128,6 +133,9 @@ impl ApiError {
                 format!("the body must be at most {limit_bytes} bytes")
             }
             ApiError::UnsupportedMediaType { detail } => detail.clone(),
+            ApiError::IdempotencyMismatch => {
+                "this Idempotency-Key was first used with a different request; use a new key for a new payment".to_owned()
+            }
             ApiError::Unavailable { .. } => {
                 "received an interrupt or terminate signal, please try again".to_owned()
             }

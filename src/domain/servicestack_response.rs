@@ -94,6 +94,7 @@ pub fn error_code(error: &ApiError) -> String {
         ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => "Conflict".into(),
         ApiError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
         ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType".into(),
+        ApiError::IdempotencyMismatch => "IdempotencyKeyReused".into(),
         ApiError::Unavailable { .. } => "ServiceUnavailable".into(),
         ApiError::Internal => "InternalServerError".into(),
     }

@@ -9,15 +9,18 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, Env, Method, Request, RequestInit};
 
 use super::do_protocol::{
-    CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, CreateCommand, LockCommand,
-    LockReply, ProbeReply, ReplayReply, ResultCommand, ResultReply, StatusQuery, TenantQuery,
+    CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, ClaimCommand, CreateCommand,
+    LockCommand, LockReply, ProbeReply, ReplayReply, ResultCommand, ResultReply, StatusQuery,
+    TenantQuery,
 };
 use crate::domain::api_error::ApiError;
+use crate::domain::idempotency::Claim;
 use crate::domain::request_record::{RequestView, RETRY_AFTER_SECS};
 
 /// Binding names in `wrangler.toml`.
 pub const PAYMENT_REQUEST: &str = "PAYMENT_REQUEST";
 pub const ITEM_LOCK: &str = "ITEM_LOCK";
+pub const IDEMPOTENCY: &str = "IDEMPOTENCY";
 
 fn unavailable(context: &str, e: impl std::fmt::Display) -> ApiError {
     console_error!(
@@ -189,4 +192,14 @@ pub async fn callback_replay(
     call(env, PAYMENT_REQUEST, request_id, "/callback/replay", &query)
         .await?
         .ok_or_else(not_found)
+}
+
+pub async fn claim_key(
+    env: &Env,
+    object_name: &str,
+    cmd: &ClaimCommand,
+) -> Result<Claim, ApiError> {
+    call(env, IDEMPOTENCY, object_name, "/claim", cmd)
+        .await?
+        .ok_or(ApiError::Internal)
 }

@@ -116,3 +116,11 @@ pub enum ReplayReply {
     NotTerminal,
     NoCallback,
 }
+
+/// `POST /claim` on an idempotency-key object.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClaimCommand {
+    pub fingerprint: String,
+    /// The request id to use if this is the key's first use.
+    pub request_id: String,
+}

@@ -10,6 +10,7 @@ pub mod do_client;
 pub mod do_protocol;
 pub mod env_config;
 pub mod http_io;
+pub mod idempotency_do;
 pub mod internal_routes;
 pub mod item_lock_do;
 pub mod payment_engine;

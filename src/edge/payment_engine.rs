@@ -1,32 +1,68 @@
-//! The engine entry shared by every dialect: take the item lock, create the request object, hold the caller.
+//! The engine entry shared by every dialect: honour the Idempotency-Key, take the item lock,
+//! create the request object, hold the caller.
 
 use worker::Env;
 
 use super::do_client;
-use super::do_protocol::CreateCommand;
+use super::do_protocol::{ClaimCommand, CreateCommand, StatusQuery};
 use crate::domain::api_error::ApiError;
+use crate::domain::idempotency::{fingerprint, Claim, IdempotencyKey};
 use crate::domain::ids::RequestId;
 use crate::domain::payment::NewPayment;
 use crate::domain::request_record::{Links, RequestView};
 use crate::domain::wait::WaitSecs;
 
+fn in_flight(origin: &str, request_id: String) -> ApiError {
+    let status_link = Links::new(origin, &request_id, false).status;
+    ApiError::InFlight {
+        request_id,
+        status_link,
+    }
+}
+
 /// Starts a validated payment and returns its view after holding up to `wait`.
-/// `origin` is used for the in-flight link of a `409`.
+/// `origin` is used for the in-flight link of a `409`. With an `Idempotency-Key`, a repeat of
+/// the first request finds that request instead of starting another.
 pub async fn start_payment(
     env: &Env,
     payment: NewPayment,
     wait: WaitSecs,
     origin: &str,
+    key: Option<&IdempotencyKey>,
 ) -> Result<RequestView, ApiError> {
-    let request_id = RequestId::generate().to_string();
+    let mut request_id = RequestId::generate().to_string();
+    if let Some(key) = key {
+        let cmd = ClaimCommand {
+            fingerprint: fingerprint(&payment),
+            request_id: request_id.clone(),
+        };
+        match do_client::claim_key(env, &key.object_name(&payment.tenant), &cmd).await? {
+            Claim::New { .. } => {}
+            Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
+            Claim::Existing { request_id: first } => {
+                let probe = do_client::probe(env, &first).await?;
+                if probe.terminal {
+                    // The same answer as the first time: that request's current outcome.
+                    let query = StatusQuery {
+                        tenant: payment.tenant.clone(),
+                        wait_ms: 0,
+                    };
+                    return do_client::request_status(env, &first, &query).await;
+                }
+                if probe.exists {
+                    return Err(in_flight(origin, first));
+                }
+                // The first attempt was interrupted before its request was stored: finish it
+                // now, under the request id the key already names.
+                request_id = first;
+            }
+        }
+    }
+
     let lock_name = payment.lock_name();
     let lock = do_client::acquire_lock(env, &lock_name, &request_id).await?;
     if !lock.acquired {
-        let status_link = Links::new(origin, &lock.holder, false).status;
-        return Err(ApiError::InFlight {
-            request_id: lock.holder,
-            status_link,
-        });
+        return Err(in_flight(origin, lock.holder));
     }
     let cmd = CreateCommand {
         request_id,

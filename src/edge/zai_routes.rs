@@ -13,6 +13,7 @@ use super::servicestack_routes;
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::auth::ApiClient;
 use crate::domain::config::GatewayConfig;
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
@@ -58,11 +59,16 @@ pub async fn make_payment(
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
+    let key = header(&req, "idempotency-key")
+        .map(|raw| IdempotencyKey::parse(&raw))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let view = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
         decision.wait,
         &origin,
+        key.as_ref(),
     )
     .await?;
     render(&view, &origin, &decision)
