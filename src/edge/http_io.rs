@@ -131,3 +131,13 @@ pub fn parse_request_id(raw: &str) -> Result<String, ApiError> {
             detail: "no request with this id",
         })
 }
+
+/// The optional `Idempotency-Key` header; an invalid one is a `400` naming it.
+pub fn idempotency_key(
+    req: &Request,
+) -> Result<Option<crate::domain::idempotency::IdempotencyKey>, ApiError> {
+    header(req, "idempotency-key")
+        .map(|raw| crate::domain::idempotency::IdempotencyKey::parse(&raw))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![e]))
+}

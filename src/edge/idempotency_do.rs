@@ -1,12 +1,10 @@
 //! The idempotency-key Durable Object: one per (tenant, key); remembers the first request for 24 h.
 
 use serde::Deserialize;
-use worker::{
-    durable_object, js_sys, DurableObject, Env, Request, Response, ScheduledTime, SqlStorageValue,
-    State,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorageValue, State};
 
 use super::do_protocol::ClaimCommand;
+use super::durable_storage;
 use super::env_config::now_ms;
 use super::http_io::{json_response, problem_response};
 use crate::domain::api_error::ApiError;
@@ -30,7 +28,7 @@ impl IdempotencyRecord {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<worker::SqlCursor, ApiError> {
-        Ok(self.state.storage().sql().exec(query, Some(bindings))?)
+        durable_storage::sql(&self.state, query, bindings)
     }
 
     async fn claim(&self, cmd: ClaimCommand) -> Result<Claim, ApiError> {
@@ -58,10 +56,7 @@ impl IdempotencyRecord {
             vec![body.into()],
         )?;
         // The key is forgotten after its retention; the alarm clears the object.
-        let when = ScheduledTime::new(js_sys::Date::new(&js_sys::Number::from(
-            record.expires_ms() as f64,
-        )));
-        self.state.storage().set_alarm(when).await?;
+        durable_storage::set_alarm_at(&self.state, record.expires_ms()).await?;
         Ok(Claim::New {
             request_id: cmd.request_id,
         })

@@ -12,6 +12,7 @@ use worker::{
 
 use super::do_client;
 use super::do_protocol::{LockCommand, LockReply};
+use super::durable_storage;
 use super::env_config::now_ms;
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
@@ -37,7 +38,7 @@ impl ItemLock {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<worker::SqlCursor, ApiError> {
-        Ok(self.state.storage().sql().exec(query, Some(bindings))?)
+        durable_storage::sql(&self.state, query, bindings)
     }
 
     fn holder(&self) -> Result<Option<HolderRow>, ApiError> {

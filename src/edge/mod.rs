@@ -8,6 +8,7 @@ pub mod callback_consumer;
 pub mod callback_routes;
 pub mod do_client;
 pub mod do_protocol;
+pub mod durable_storage;
 pub mod env_config;
 pub mod http_io;
 pub mod idempotency_do;

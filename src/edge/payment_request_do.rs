@@ -15,7 +15,7 @@ use futures_util::pin_mut;
 use serde::Deserialize;
 use worker::{
     console_error, console_log, durable_object, js_sys, Delay, DurableObject, Env, Request,
-    Response, ScheduledTime, SqlStorageValue, State,
+    Response, SqlStorageValue, State,
 };
 
 use super::backend_client;
@@ -25,6 +25,7 @@ use super::do_protocol::{
     CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, CreateCommand, ProbeReply,
     ReplayReply, ResultCommand, ResultReply, StatusQuery, TenantQuery,
 };
+use super::durable_storage;
 use super::env_config::{config, now_ms};
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
@@ -59,7 +60,7 @@ impl PaymentRequest {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<worker::SqlCursor, ApiError> {
-        Ok(self.state.storage().sql().exec(query, Some(bindings))?)
+        durable_storage::sql(&self.state, query, bindings)
     }
 
     fn ensure_schema(&self) -> Result<(), ApiError> {
@@ -117,10 +118,7 @@ impl PaymentRequest {
     async fn schedule_alarm(&self, record: &RequestRecord) -> Result<(), ApiError> {
         let cfg = config(&self.env)?;
         let at = record.next_alarm_ms(now_ms(), &cfg.lifetimes);
-        // An absolute time: worker's `From<i64>` would read the number as an offset from now.
-        let when = ScheduledTime::new(js_sys::Date::new(&js_sys::Number::from(at as f64)));
-        self.state.storage().set_alarm(when).await?;
-        Ok(())
+        durable_storage::set_alarm_at(&self.state, at).await
     }
 
     fn wake_all(&self) {

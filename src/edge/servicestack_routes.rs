@@ -12,7 +12,6 @@ use super::http_io::{add_error_headers, header, origin, raw_response, read_body,
 use super::payment_engine::start_payment;
 use super::zai_routes::authenticate;
 use crate::domain::api_error::ApiError;
-use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::request_body::{body_format, parse_form, BodyFormat};
 use crate::domain::request_record::{Links, RequestView, RETRY_AFTER_SECS};
 use crate::domain::servicestack_request::{merge_sources, ServiceStackPayment};
@@ -143,10 +142,7 @@ async fn handle(
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(None, prefs, DEFAULT_WAIT);
     let origin = origin(url);
-    let key = header(&req, "idempotency-key")
-        .map(|raw| IdempotencyKey::parse(&raw))
-        .transpose()
-        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let key = super::http_io::idempotency_key(&req)?;
     let view = start_payment(
         env,
         payment.into_new_payment(&client.tenant),

@@ -13,7 +13,6 @@ use super::servicestack_routes;
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::auth::ApiClient;
 use crate::domain::config::GatewayConfig;
-use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
@@ -59,10 +58,7 @@ pub async fn make_payment(
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
-    let key = header(&req, "idempotency-key")
-        .map(|raw| IdempotencyKey::parse(&raw))
-        .transpose()
-        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let key = super::http_io::idempotency_key(&req)?;
     let view = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
