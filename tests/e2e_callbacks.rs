@@ -23,19 +23,16 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         let backend = TestBackend::start();
         let receiver = Receiver::start();
-        let vars = [
-            ("API_CLIENTS", api_clients_json()),
-            ("BACKEND_URL", backend.url()),
-            ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-            ("ALLOW_INSECURE_CALLBACKS", "true".to_owned()),
-            ("CALLBACK_RETRY_SCHEDULE_MS", "0,200,200".to_owned()),
-            ("CALLBACK_TIMEOUT_MS", "2000".to_owned()),
-            ("CALLBACK_CONFIRM_MS", "5000".to_owned()),
-        ];
-        let gateway = Gateway::start(
-            "callbacks",
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        let vars = gateway_vars(
+            &backend.url(),
+            &[
+                ("ALLOW_INSECURE_CALLBACKS", "true"),
+                ("CALLBACK_RETRY_SCHEDULE_MS", "0,200,200"),
+                ("CALLBACK_TIMEOUT_MS", "2000"),
+                ("CALLBACK_CONFIRM_MS", "5000"),
+            ],
         );
+        let gateway = Gateway::start("callbacks", vars);
         Harness {
             gateway,
             backend,

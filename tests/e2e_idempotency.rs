@@ -19,15 +19,8 @@ fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let backend = TestBackend::start();
-        let vars = [
-            ("API_CLIENTS", api_clients_json()),
-            ("BACKEND_URL", backend.url()),
-            ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-        ];
-        let gateway = Gateway::start(
-            "idempotency",
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        );
+        let vars = gateway_vars(&backend.url(), &[]);
+        let gateway = Gateway::start("idempotency", vars);
         Harness { gateway, backend }
     })
 }

@@ -14,17 +14,14 @@ use support::*;
 #[tokio::test]
 async fn completed_and_in_flight_requests_survive_a_restart() {
     let backend = TestBackend::start();
-    let vars = [
-        ("API_CLIENTS", api_clients_json()),
-        ("BACKEND_URL", backend.url()),
-        ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-        ("DISPATCH_TIMEOUT_MS", "2000".to_owned()),
-        ("DISPATCH_RETRY_DELAYS_MS", "500,500,500,500".to_owned()),
-    ];
-    let gateway = Gateway::start(
-        "restart",
-        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    let vars = gateway_vars(
+        &backend.url(),
+        &[
+            ("DISPATCH_TIMEOUT_MS", "2000"),
+            ("DISPATCH_RETRY_DELAYS_MS", "500,500,500,500"),
+        ],
     );
+    let gateway = Gateway::start("restart", vars);
     let base = gateway.base.clone();
 
     // 1. A completed request.
@@ -131,21 +128,18 @@ async fn completed_and_in_flight_requests_survive_a_restart() {
 async fn a_callback_interrupted_by_a_restart_is_still_delivered() {
     let backend = TestBackend::start();
     let receiver = Receiver::start();
-    let vars = [
-        ("API_CLIENTS", api_clients_json()),
-        ("BACKEND_URL", backend.url()),
-        ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-        ("ALLOW_INSECURE_CALLBACKS", "true".to_owned()),
-        // The first attempt hangs far longer than the confirm deadline, so the restart lands
-        // while it is on the queue or in flight, and the outbox has to send it again.
-        ("CALLBACK_TIMEOUT_MS", "30000".to_owned()),
-        ("CALLBACK_CONFIRM_MS", "3000".to_owned()),
-        ("CALLBACK_RETRY_SCHEDULE_MS", "0,500,500".to_owned()),
-    ];
-    let gateway = Gateway::start(
-        "restart-callback",
-        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    let vars = gateway_vars(
+        &backend.url(),
+        &[
+            ("ALLOW_INSECURE_CALLBACKS", "true"),
+            // The first attempt hangs far longer than the confirm deadline, so the restart lands
+            // while it is on the queue or in flight, and the outbox has to send it again.
+            ("CALLBACK_TIMEOUT_MS", "30000"),
+            ("CALLBACK_CONFIRM_MS", "3000"),
+            ("CALLBACK_RETRY_SCHEDULE_MS", "0,500,500"),
+        ],
     );
+    let gateway = Gateway::start("restart-callback", vars);
     let item = unique("cb-restart");
     let path = format!("/hook/{item}");
     receiver.script(&path, Script::HangOnce);

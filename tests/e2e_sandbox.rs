@@ -14,19 +14,15 @@ fn gateway() -> &'static Gateway {
     GATEWAY.get_or_init(|| {
         // The sandbox is the backend, reached through the gateway's own port.
         let port = gateway::free_port();
-        let vars = [
-            ("API_CLIENTS", api_clients_json()),
-            ("BACKEND_URL", format!("http://127.0.0.1:{port}/sandbox")),
-            ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-            ("SANDBOX_ENABLED", "true".to_owned()),
-            ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200".to_owned()),
-            ("RESULT_TIMEOUT_SECS", "3".to_owned()),
-        ];
-        Gateway::start_on(
-            port,
-            "sandbox",
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        )
+        let vars = gateway_vars(
+            &format!("http://127.0.0.1:{port}/sandbox"),
+            &[
+                ("SANDBOX_ENABLED", "true"),
+                ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
+                ("RESULT_TIMEOUT_SECS", "3"),
+            ],
+        );
+        Gateway::start_on(port, "sandbox", vars)
     })
 }
 

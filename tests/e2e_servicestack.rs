@@ -13,17 +13,11 @@ fn gateway() -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
     GATEWAY.get_or_init(|| {
         let port = gateway::free_port();
-        let vars = [
-            ("API_CLIENTS", api_clients_json()),
-            ("BACKEND_URL", format!("http://127.0.0.1:{port}/sandbox")),
-            ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-            ("SANDBOX_ENABLED", "true".to_owned()),
-        ];
-        Gateway::start_on(
-            port,
-            "servicestack",
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        )
+        let vars = gateway_vars(
+            &format!("http://127.0.0.1:{port}/sandbox"),
+            &[("SANDBOX_ENABLED", "true")],
+        );
+        Gateway::start_on(port, "servicestack", vars)
     })
 }
 

@@ -20,19 +20,16 @@ fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let backend = TestBackend::start();
-        let vars = [
-            ("API_CLIENTS", api_clients_json()),
-            ("BACKEND_URL", backend.url()),
-            ("BACKEND_SECRET", BACKEND_SECRET.to_owned()),
-            ("SANDBOX_ENABLED", "false".to_owned()),
-            ("ALLOW_INSECURE_CALLBACKS", "true".to_owned()),
-            ("DISPATCH_TIMEOUT_MS", "3000".to_owned()),
-            ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200".to_owned()),
-        ];
-        let gateway = Gateway::start(
-            "zai",
-            vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        let vars = gateway_vars(
+            &backend.url(),
+            &[
+                ("SANDBOX_ENABLED", "false"),
+                ("ALLOW_INSECURE_CALLBACKS", "true"),
+                ("DISPATCH_TIMEOUT_MS", "3000"),
+                ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
+            ],
         );
+        let gateway = Gateway::start("zai", vars);
         Harness { gateway, backend }
     })
 }

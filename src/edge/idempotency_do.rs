@@ -13,8 +13,6 @@ use crate::domain::idempotency::{Claim, KeyRecord};
 #[durable_object]
 pub struct IdempotencyRecord {
     state: State,
-    #[allow(dead_code)]
-    env: Env,
 }
 
 #[derive(Deserialize)]
@@ -64,8 +62,8 @@ impl IdempotencyRecord {
 }
 
 impl DurableObject for IdempotencyRecord {
-    fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {

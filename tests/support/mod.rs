@@ -26,6 +26,22 @@ pub fn api_clients_json() -> String {
     .to_string()
 }
 
+/// `wrangler dev` vars for a test gateway: the test clients and backend secret, `backend_url`,
+/// then `extra` (e.g. shortened schedules).
+pub fn gateway_vars(backend_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("API_CLIENTS".to_owned(), api_clients_json()),
+        ("BACKEND_URL".to_owned(), backend_url.to_owned()),
+        ("BACKEND_SECRET".to_owned(), BACKEND_SECRET.to_owned()),
+    ];
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    vars
+}
+
 /// A unique item id per call, so tests sharing one gateway never collide on the item lock.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
