@@ -11,12 +11,30 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// A loopback port that is free now, taken from below the kernel's ephemeral range
+/// (32768+) so that no outgoing connection or `bind(0)` elsewhere can take it in the
+/// seconds before `wrangler dev` binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::hash::{BuildHasher, RandomState};
+    let seed = RandomState::new();
+    for attempt in 0u32..1000 {
+        let port = 20_000 + (seed.hash_one(attempt) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000..32000");
 }
+
+/// How one start of `wrangler dev` went wrong.
+enum StartError {
+    /// A port was taken between choosing it and binding it: start again.
+    PortTaken,
+    /// Anything else; carries the log.
+    Failed(String),
+}
+
+const START_ATTEMPTS: u32 = 4;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,28 +52,61 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
     pub fn start(name: &str, vars: Vec<(String, String)>) -> Gateway {
-        Self::start_on(free_port(), name, vars)
+        for _ in 1..START_ATTEMPTS {
+            let gateway = Self::new(free_port(), name, vars.clone());
+            match gateway.spawn() {
+                Ok(()) => return gateway,
+                Err(StartError::PortTaken) => gateway.kill(),
+                Err(StartError::Failed(log)) => panic!("{log}"),
+            }
+        }
+        let gateway = Self::new(free_port(), name, vars);
+        gateway.spawn_or_panic();
+        gateway
     }
 
     /// As `start`, on a port chosen beforehand (for vars that must name it).
     pub fn start_on(port: u16, name: &str, vars: Vec<(String, String)>) -> Gateway {
+        let gateway = Self::new(port, name, vars);
+        gateway.spawn_or_panic();
+        gateway
+    }
+
+    fn new(port: u16, name: &str, vars: Vec<(String, String)>) -> Gateway {
         let scratch =
             std::env::temp_dir().join(format!("edgepay-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).expect("scratch dir");
-        let gateway = Gateway {
+        Gateway {
             port,
             base: format!("http://127.0.0.1:{port}"),
             persist_dir: scratch.join("state"),
             vars,
             log_path: scratch.join("wrangler.log"),
             pgid: Mutex::new(None),
-        };
-        gateway.spawn();
-        gateway
+        }
     }
 
-    fn spawn(&self) {
+    /// Starts the runtime on this gateway's port, starting again (with a new inspector
+    /// port) when a port turns out to be taken.
+    fn spawn_or_panic(&self) {
+        for _ in 1..START_ATTEMPTS {
+            match self.spawn() {
+                Ok(()) => return,
+                Err(StartError::PortTaken) => self.kill(),
+                Err(StartError::Failed(log)) => panic!("{log}"),
+            }
+        }
+        match self.spawn() {
+            Ok(()) => {}
+            Err(StartError::PortTaken) => panic!("ports stayed taken:\n{}", self.log()),
+            Err(StartError::Failed(log)) => panic!("{log}"),
+        }
+    }
+
+    fn spawn(&self) -> Result<(), StartError> {
+        // The log is appended to across restarts; only this start's part is read below.
+        let log_start = self.log().len();
         let inspector = free_port();
         let mut args = vec![
             "dev".to_owned(),
@@ -104,10 +155,10 @@ impl Gateway {
         *self.pgid.lock().unwrap() = Some(child.id());
         // Reap the watchdog when it exits so it never lingers as a zombie.
         std::thread::spawn(move || child.wait());
-        self.wait_ready(Duration::from_secs(180));
+        self.wait_ready(log_start, Duration::from_secs(180))
     }
 
-    fn wait_ready(&self, deadline: Duration) {
+    fn wait_ready(&self, log_start: usize, deadline: Duration) -> Result<(), StartError> {
         let start = Instant::now();
         let url = format!("{}/healthz", self.base);
         loop {
@@ -117,11 +168,20 @@ impl Gateway {
                 .map(|s| s.success())
                 .unwrap_or(false);
             if ok {
-                return;
+                return Ok(());
+            }
+            let log = self.log();
+            if log
+                .get(log_start..)
+                .unwrap_or("")
+                .contains("Address already in use")
+            {
+                return Err(StartError::PortTaken);
             }
             if start.elapsed() > deadline {
-                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-                panic!("wrangler dev did not become ready in {deadline:?}; log:\n{log}");
+                return Err(StartError::Failed(format!(
+                    "wrangler dev did not become ready in {deadline:?}; log:\n{log}"
+                )));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -131,7 +191,7 @@ impl Gateway {
     /// same persisted state.
     pub fn restart(&self) {
         self.kill();
-        self.spawn();
+        self.spawn_or_panic();
     }
 
     pub fn kill(&self) {
