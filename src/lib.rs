@@ -20,11 +20,31 @@
 pub mod domain;
 pub mod edge;
 
-use worker::{event, Context, Env, MessageBatch, Request, Response};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::worker_sys::{self, web_sys};
+use worker::{console_error, event, js_sys, Context, Env, MessageBatch, Response};
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    edge::router::handle(req, env, ctx).await
+/// The Worker's fetch handler. Written out rather than with `#[event(fetch)]` so that the
+/// response promise is guarded: a panic anywhere in the instance answers every in-flight
+/// request with `503` instead of stranding it (`edge::panic_guard`).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> js_sys::Promise {
+    let url = req.url();
+    edge::panic_guard::guard(&url, async move {
+        let resp = match edge::router::handle(req.into(), env, Context::new(ctx)).await {
+            Ok(resp) => resp,
+            // `handle` turns every failure into a response; this is the last resort.
+            Err(e) => {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"level": "error", "msg": "unhandled", "detail": e.to_string()})
+                );
+                Response::error("internal error", 500).map_err(JsValue::from)?
+            }
+        };
+        Ok(JsValue::from(web_sys::Response::from(resp)))
+    })
 }
 
 #[event(queue)]

@@ -75,27 +75,43 @@ async fn a_repeat_of_a_completed_request_returns_the_identical_body_and_status()
 }
 
 #[tokio::test]
-async fn the_same_key_while_the_first_is_in_flight_gets_409() {
+async fn the_same_key_gets_409_while_the_first_call_holds_then_the_current_outcome() {
     let item = unique("idem-flight");
     harness().backend.script(&item, Behavior::Acknowledge);
     let k = key();
-    let first = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
-        .header("idempotency-key", &k)
-        .send()
-        .await;
-    assert_eq!(first.status, 202);
-    let again = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
-        .header("idempotency-key", &k)
-        .send()
-        .await;
-    assert_eq!(again.status, 409, "{}", again.text);
-    assert_eq!(again.json["request_id"], first.json["request_id"]);
-    // Once it completes, the same key returns its outcome.
-    let id = first.json["request_id"].as_str().unwrap_or_default();
+    // The first call holds its caller for up to 8 s while the backend has only acknowledged.
+    let first = {
+        let (item, k) = (item.clone(), k.clone());
+        tokio::spawn(async move {
+            make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 8}))
+                .header("idempotency-key", &k)
+                .send()
+                .await
+        })
+    };
     harness()
         .backend
         .await_dispatches(&item, 1, Duration::from_secs(20))
         .await;
+    let during = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .header("idempotency-key", &k)
+        .send()
+        .await;
+    assert_eq!(during.status, 409, "{}", during.text);
+    let first = first.await.expect("first call");
+    assert_eq!(first.status, 202, "{}", first.text);
+    assert_eq!(during.json["request_id"], first.json["request_id"]);
+
+    // The first call has answered: a repeat gets the request's current outcome, pending.
+    let pending = make_payment(base(), &item, &json!({"account_id": ACCOUNT}))
+        .header("idempotency-key", &k)
+        .send()
+        .await;
+    assert_eq!(pending.status, 202, "{}", pending.text);
+    assert_eq!(pending.json["request_id"], first.json["request_id"]);
+
+    // Once it completes, the same key returns its result.
+    let id = first.json["request_id"].as_str().unwrap_or_default();
     assert_eq!(
         deliver_result(base(), id, 200, &item_body(&item, "completed", 22500))
             .await
@@ -108,6 +124,11 @@ async fn the_same_key_while_the_first_is_in_flight_gets_409() {
         .await;
     assert_eq!(done.status, 200, "{}", done.text);
     assert_eq!(done.json, item_body(&item, "completed", 22500));
+    assert_eq!(
+        harness().backend.dispatches_for(&item).len(),
+        1,
+        "the backend saw one payment"
+    );
 }
 
 #[tokio::test]

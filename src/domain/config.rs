@@ -20,6 +20,9 @@ pub struct GatewayConfig {
     /// The first key signs dispatches; any key verifies results (rotation).
     pub backend_secrets: Vec<SigningSecret>,
     pub sandbox_enabled: bool,
+    /// Test-only: serves `/__faults/...` (panic, object reset) so tests can interrupt held
+    /// callers on purpose. Never on in a shipped configuration.
+    pub fault_injection: bool,
     pub callback_policy: CallbackPolicy,
     pub dispatch: DispatchPolicy,
     pub lifetimes: Lifetimes,
@@ -127,6 +130,7 @@ impl GatewayConfig {
             backend_url,
             backend_secrets,
             sandbox_enabled: parse_bool("SANDBOX_ENABLED", get("SANDBOX_ENABLED"), false)?,
+            fault_injection: parse_bool("FAULT_INJECTION", get("FAULT_INJECTION"), false)?,
             callback_policy: CallbackPolicy {
                 allow_insecure: parse_bool(
                     "ALLOW_INSECURE_CALLBACKS",
@@ -176,6 +180,7 @@ mod tests {
     fn defaults_are_production_safe() {
         let c = load(&base()).unwrap();
         assert!(!c.sandbox_enabled);
+        assert!(!c.fault_injection);
         assert_eq!(c.callback_policy, CallbackPolicy::PRODUCTION);
         assert_eq!(c.dispatch, DispatchPolicy::default());
         assert_eq!(c.lifetimes.result_timeout_ms, 86_400_000);
@@ -198,6 +203,7 @@ mod tests {
 
         for (name, value) in [
             ("SANDBOX_ENABLED", "maybe"),
+            ("FAULT_INJECTION", "on"),
             ("DISPATCH_TIMEOUT_MS", "-1"),
             ("DISPATCH_RETRY_DELAYS_MS", "1,x"),
             ("BACKEND_URL", "not a url"),

@@ -3,6 +3,12 @@
 //! A key is scoped to the tenant and remembers the request id and the
 //! fingerprint of the first request made with it. The same key with the same
 //! request finds that request; with a different request it is a `422`.
+//!
+//! "In flight" (`409`) means the first HTTP call is still being answered, not
+//! that the payment is still pending: the first call holds an answering lease
+//! that it gives back when it answers. A call cut short (a panic) cannot give
+//! it back, so the lease also runs out by itself after the longest hold plus
+//! [`ANSWER_GRACE_MS`]. After that, a retry gets the request's current outcome.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -14,6 +20,9 @@ use super::time::HOUR_MS;
 
 /// Keys are kept at least this long.
 pub const KEY_RETENTION_MS: u64 = 24 * HOUR_MS;
+
+/// How long beyond its hold a first call may take to answer before its lease runs out.
+pub const ANSWER_GRACE_MS: u64 = 15_000;
 
 /// The header as the client spells it, for error messages.
 pub const HEADER: &str = "Idempotency-Key";
@@ -74,6 +83,9 @@ pub struct KeyRecord {
     pub fingerprint: String,
     pub request_id: String,
     pub created_ms: u64,
+    /// Until when the first call may still be answering (0 once it has answered).
+    #[serde(default)]
+    pub answering_until_ms: u64,
 }
 
 /// What presenting a key decides.
@@ -82,21 +94,44 @@ pub struct KeyRecord {
 pub enum Claim {
     /// First use: the candidate request id now belongs to the key.
     New { request_id: String },
-    /// The same request again: it is (or was meant to be) this request id.
-    Existing { request_id: String },
+    /// The same request again: it is (or was meant to be) this request id. `answering`:
+    /// the first call has not answered yet.
+    Existing { request_id: String, answering: bool },
     /// The key was first used with a different request.
     Mismatch,
 }
 
 impl KeyRecord {
-    pub fn claim(&self, fingerprint: &str) -> Claim {
+    /// The record of a key's first use, by a call that holds its caller up to `hold_ms`.
+    pub fn first_use(fingerprint: String, request_id: String, now_ms: u64, hold_ms: u64) -> Self {
+        Self {
+            fingerprint,
+            request_id,
+            created_ms: now_ms,
+            answering_until_ms: now_ms
+                .saturating_add(hold_ms)
+                .saturating_add(ANSWER_GRACE_MS),
+        }
+    }
+
+    pub fn claim(&self, fingerprint: &str, now_ms: u64) -> Claim {
         if self.fingerprint == fingerprint {
             Claim::Existing {
                 request_id: self.request_id.clone(),
+                answering: now_ms < self.answering_until_ms,
             }
         } else {
             Claim::Mismatch
         }
+    }
+
+    /// The first call (for `request_id`) has answered; `false` if the key names another request.
+    pub fn settle(&mut self, request_id: &str) -> bool {
+        if self.request_id != request_id {
+            return false;
+        }
+        self.answering_until_ms = 0;
+        true
     }
 
     pub fn expires_ms(&self) -> u64 {
@@ -179,18 +214,47 @@ mod tests {
 
     #[test]
     fn claims() {
-        let record = KeyRecord {
-            fingerprint: "f1".into(),
+        let mut record = KeyRecord::first_use("f1".into(), "r1".into(), 1_000, 5_000);
+        let existing = |answering| Claim::Existing {
             request_id: "r1".into(),
-            created_ms: 1_000,
+            answering,
         };
         assert_eq!(
-            record.claim("f1"),
+            record.claim("f1", 1_001),
+            existing(true),
+            "first call still holding"
+        );
+        assert_eq!(
+            record.claim("f1", 1_000 + 5_000 + ANSWER_GRACE_MS - 1),
+            existing(true)
+        );
+        assert_eq!(
+            record.claim("f1", 1_000 + 5_000 + ANSWER_GRACE_MS),
+            existing(false),
+            "a first call cut short stops counting as in flight"
+        );
+        assert_eq!(record.claim("f2", 1_001), Claim::Mismatch);
+        assert_eq!(record.expires_ms(), 1_000 + KEY_RETENTION_MS);
+
+        assert!(
+            !record.settle("r2"),
+            "another request cannot settle the key"
+        );
+        assert_eq!(record.claim("f1", 1_001), existing(true));
+        assert!(record.settle("r1"));
+        assert_eq!(record.claim("f1", 1_001), existing(false), "answered");
+    }
+
+    #[test]
+    fn records_stored_before_leases_existed_read_as_answered() {
+        let old = r#"{"fingerprint":"f","request_id":"r","created_ms":1}"#;
+        let record: KeyRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            record.claim("f", 2),
             Claim::Existing {
-                request_id: "r1".into()
+                request_id: "r".into(),
+                answering: false
             }
         );
-        assert_eq!(record.claim("f2"), Claim::Mismatch);
-        assert_eq!(record.expires_ms(), 1_000 + KEY_RETENTION_MS);
     }
 }

@@ -2,16 +2,22 @@
 //!
 //! A call the runtime cannot complete (object reset, overloaded, code
 //! reloading) becomes `503` with `Retry-After`, so the client knows to retry.
+//! So does a call that outlives its deadline: an object whose instance died
+//! mid-call (a panic in another isolate) never answers, and the caller must
+//! not wait on it forever.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
-use worker::{console_error, Env, Method, Request, RequestInit};
+use worker::{console_error, Delay, Env, Method, Request, RequestInit};
 
 use super::do_protocol::{
     CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, ClaimCommand, CreateCommand,
-    LockCommand, LockReply, ProbeReply, ReplayReply, ResultCommand, ResultReply, StatusQuery,
-    TenantQuery,
+    LockCommand, LockReply, ProbeReply, ReplayReply, ResultCommand, ResultReply, SettleCommand,
+    StatusQuery, TenantQuery,
 };
 use crate::domain::api_error::ApiError;
 use crate::domain::idempotency::Claim;
@@ -21,6 +27,9 @@ use crate::domain::request_record::{RequestView, RETRY_AFTER_SECS};
 pub const PAYMENT_REQUEST: &str = "PAYMENT_REQUEST";
 pub const ITEM_LOCK: &str = "ITEM_LOCK";
 pub const IDEMPOTENCY: &str = "IDEMPOTENCY";
+
+/// How long a call may take beyond the time the object is asked to hold the caller.
+const CALL_GRACE_MS: u64 = 10_000;
 
 fn unavailable(context: &str, e: impl std::fmt::Display) -> ApiError {
     console_error!(
@@ -40,6 +49,18 @@ async fn call<T: DeserializeOwned>(
     path: &str,
     command: &impl Serialize,
 ) -> Result<Option<T>, ApiError> {
+    call_holding(env, binding, name, path, command, 0).await
+}
+
+/// As [`call`], for a command that holds the caller up to `hold_ms` before answering.
+async fn call_holding<T: DeserializeOwned>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    command: &impl Serialize,
+    hold_ms: u64,
+) -> Result<Option<T>, ApiError> {
     let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
     let attempt = async {
         let stub = env
@@ -57,10 +78,16 @@ async fn call<T: DeserializeOwned>(
             status => Ok(Err(status)),
         }
     };
-    match attempt.await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(status)) => Err(unavailable(path, format!("object answered HTTP {status}"))),
-        Err(e) => Err(unavailable(path, e)),
+    let deadline = Delay::from(Duration::from_millis(hold_ms.saturating_add(CALL_GRACE_MS)));
+    let outcome = match select(Box::pin(attempt), deadline).await {
+        Either::Left((outcome, _)) => Some(outcome),
+        Either::Right(_) => None,
+    };
+    match outcome {
+        Some(Ok(Ok(value))) => Ok(value),
+        Some(Ok(Err(status))) => Err(unavailable(path, format!("object answered HTTP {status}"))),
+        Some(Err(e)) => Err(unavailable(path, e)),
+        None => Err(unavailable(path, "no answer before the deadline")),
     }
 }
 
@@ -71,9 +98,16 @@ fn not_found() -> ApiError {
 }
 
 pub async fn create_payment(env: &Env, cmd: &CreateCommand) -> Result<RequestView, ApiError> {
-    call(env, PAYMENT_REQUEST, &cmd.request_id, "/create", cmd)
-        .await?
-        .ok_or(ApiError::Internal)
+    call_holding(
+        env,
+        PAYMENT_REQUEST,
+        &cmd.request_id,
+        "/create",
+        cmd,
+        cmd.wait_ms,
+    )
+    .await?
+    .ok_or(ApiError::Internal)
 }
 
 pub async fn request_status(
@@ -81,9 +115,16 @@ pub async fn request_status(
     request_id: &str,
     query: &StatusQuery,
 ) -> Result<RequestView, ApiError> {
-    call(env, PAYMENT_REQUEST, request_id, "/status", query)
-        .await?
-        .ok_or_else(not_found)
+    call_holding(
+        env,
+        PAYMENT_REQUEST,
+        request_id,
+        "/status",
+        query,
+        query.wait_ms,
+    )
+    .await?
+    .ok_or_else(not_found)
 }
 
 pub async fn deliver_result(
@@ -202,4 +243,23 @@ pub async fn claim_key(
     call(env, IDEMPOTENCY, object_name, "/claim", cmd)
         .await?
         .ok_or(ApiError::Internal)
+}
+
+/// Gives back the answering lease of the key's first call (`request_id`).
+pub async fn settle_key(env: &Env, object_name: &str, request_id: &str) -> Result<(), ApiError> {
+    let cmd = SettleCommand {
+        request_id: request_id.to_owned(),
+    };
+    call::<serde_json::Value>(env, IDEMPOTENCY, object_name, "/settle", &cmd).await?;
+    Ok(())
+}
+
+/// Test-only: asks the request's object to panic or reset itself (`fault_routes`).
+pub async fn inject_fault(
+    env: &Env,
+    request_id: &str,
+    fault: super::fault_routes::ObjectFault,
+) -> Result<(), ApiError> {
+    call::<serde_json::Value>(env, PAYMENT_REQUEST, request_id, "/fault", &fault).await?;
+    Ok(())
 }

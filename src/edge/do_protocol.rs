@@ -123,4 +123,12 @@ pub struct ClaimCommand {
     pub fingerprint: String,
     /// The request id to use if this is the key's first use.
     pub request_id: String,
+    /// How long the claiming call will hold its caller (sizes the answering lease).
+    pub hold_ms: u64,
+}
+
+/// `POST /settle` on an idempotency-key object: the first call for `request_id` has answered.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SettleCommand {
+    pub request_id: String,
 }

@@ -1,9 +1,10 @@
-//! The idempotency-key Durable Object: one per (tenant, key); remembers the first request for 24 h.
+//! The idempotency-key Durable Object: one per (tenant, key); remembers the first request for 24 h
+//! and whether its first call is still answering.
 
 use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorageValue, State};
 
-use super::do_protocol::ClaimCommand;
+use super::do_protocol::{ClaimCommand, SettleCommand};
 use super::durable_storage;
 use super::env_config::now_ms;
 use super::http_io::{json_response, problem_response};
@@ -29,35 +30,72 @@ impl IdempotencyRecord {
         durable_storage::sql(&self.state, query, bindings)
     }
 
-    async fn claim(&self, cmd: ClaimCommand) -> Result<Claim, ApiError> {
+    /// The live record, if any (an expired one awaits its alarm and counts as gone).
+    fn load(&self, now: u64) -> Result<Option<KeyRecord>, ApiError> {
         self.sql_exec("CREATE TABLE IF NOT EXISTS key_record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", vec![])?;
         let rows: Vec<Row> = self
             .sql_exec("SELECT body FROM key_record WHERE id = 1", vec![])?
             .to_array()?;
-        let now = now_ms();
-        let stored = rows
+        Ok(rows
             .into_iter()
             .next()
             .and_then(|row| serde_json::from_str::<KeyRecord>(&row.body).ok())
-            .filter(|record| record.expires_ms() > now);
-        if let Some(record) = stored {
-            return Ok(record.claim(&cmd.fingerprint));
-        }
-        let record = KeyRecord {
-            fingerprint: cmd.fingerprint,
-            request_id: cmd.request_id.clone(),
-            created_ms: now,
-        };
-        let body = serde_json::to_string(&record).map_err(|_| ApiError::Internal)?;
+            .filter(|record| record.expires_ms() > now))
+    }
+
+    fn save(&self, record: &KeyRecord) -> Result<(), ApiError> {
+        let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
         self.sql_exec(
             "INSERT OR REPLACE INTO key_record (id, body) VALUES (1, ?)",
             vec![body.into()],
         )?;
+        Ok(())
+    }
+
+    async fn claim(&self, cmd: ClaimCommand) -> Result<Claim, ApiError> {
+        let now = now_ms();
+        if let Some(record) = self.load(now)? {
+            return Ok(record.claim(&cmd.fingerprint, now));
+        }
+        let record =
+            KeyRecord::first_use(cmd.fingerprint, cmd.request_id.clone(), now, cmd.hold_ms);
+        self.save(&record)?;
         // The key is forgotten after its retention; the alarm clears the object.
         durable_storage::set_alarm_at(&self.state, record.expires_ms()).await?;
         Ok(Claim::New {
             request_id: cmd.request_id,
         })
+    }
+
+    fn settle(&self, cmd: SettleCommand) -> Result<bool, ApiError> {
+        let Some(mut record) = self.load(now_ms())? else {
+            return Ok(false);
+        };
+        if !record.settle(&cmd.request_id) {
+            return Ok(false);
+        }
+        self.save(&record)?;
+        Ok(true)
+    }
+
+    async fn route(&self, mut req: Request) -> Result<Response, ApiError> {
+        let body = req.text().await?;
+        let bad = |_| ApiError::Internal;
+        let reply = match req.path().as_str() {
+            "/claim" => serde_json::to_value(
+                self.claim(serde_json::from_str(&body).map_err(bad)?)
+                    .await?,
+            ),
+            "/settle" => {
+                serde_json::to_value(self.settle(serde_json::from_str(&body).map_err(bad)?)?)
+            }
+            _ => {
+                return Err(ApiError::NotFound {
+                    detail: "no such command",
+                })
+            }
+        };
+        json_response(200, &reply.map_err(|_| ApiError::Internal)?)
     }
 }
 
@@ -66,17 +104,8 @@ impl DurableObject for IdempotencyRecord {
         Self { state }
     }
 
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let outcome = async {
-            let cmd: ClaimCommand =
-                serde_json::from_str(&req.text().await?).map_err(|_| ApiError::Internal)?;
-            let claim = self.claim(cmd).await?;
-            json_response(
-                200,
-                &serde_json::to_value(claim).map_err(|_| ApiError::Internal)?,
-            )
-        };
-        match outcome.await {
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match self.route(req).await {
             Ok(resp) => Ok(resp),
             Err(e) => problem_response(&e, "idempotency-key"),
         }

@@ -22,7 +22,8 @@ fn in_flight(origin: &str, request_id: String) -> ApiError {
 
 /// Starts a validated payment and returns its view after holding up to `wait`.
 /// `origin` is used for the in-flight link of a `409`. With an `Idempotency-Key`, a repeat of
-/// the first request finds that request instead of starting another.
+/// the first request finds that request instead of starting another: `409` while the first
+/// call is still answering, then that request's current outcome (held up to `wait` too).
 pub async fn start_payment(
     env: &Env,
     payment: NewPayment,
@@ -30,35 +31,61 @@ pub async fn start_payment(
     origin: &str,
     key: Option<&IdempotencyKey>,
 ) -> Result<RequestView, ApiError> {
-    let mut request_id = RequestId::generate().to_string();
-    if let Some(key) = key {
-        let cmd = ClaimCommand {
-            fingerprint: fingerprint(&payment),
-            request_id: request_id.clone(),
-        };
-        match do_client::claim_key(env, &key.object_name(&payment.tenant), &cmd).await? {
-            Claim::New { .. } => {}
-            Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
-            Claim::Existing { request_id: first } => {
-                let probe = do_client::probe(env, &first).await?;
-                if probe.terminal {
-                    // The same answer as the first time: that request's current outcome.
-                    let query = StatusQuery {
-                        tenant: payment.tenant.clone(),
-                        wait_ms: 0,
-                    };
-                    return do_client::request_status(env, &first, &query).await;
-                }
-                if probe.exists {
-                    return Err(in_flight(origin, first));
-                }
-                // The first attempt was interrupted before its request was stored: finish it
-                // now, under the request id the key already names.
-                request_id = first;
+    let Some(key) = key else {
+        return create(
+            env,
+            payment,
+            wait,
+            origin,
+            RequestId::generate().to_string(),
+        )
+        .await;
+    };
+    let key_object = key.object_name(&payment.tenant);
+    let cmd = ClaimCommand {
+        fingerprint: fingerprint(&payment),
+        request_id: RequestId::generate().to_string(),
+        hold_ms: wait.millis(),
+    };
+    let request_id = match do_client::claim_key(env, &key_object, &cmd).await? {
+        Claim::New { request_id } => request_id,
+        Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
+        Claim::Existing {
+            request_id,
+            answering: true,
+        } => return Err(in_flight(origin, request_id)),
+        Claim::Existing {
+            request_id,
+            answering: false,
+        } => {
+            if do_client::probe(env, &request_id).await?.exists {
+                // The same answer as the first time: that request's current outcome.
+                let query = StatusQuery {
+                    tenant: payment.tenant.clone(),
+                    wait_ms: wait.millis(),
+                };
+                return do_client::request_status(env, &request_id, &query).await;
             }
+            // The first call was cut short before its request was stored: finish it now,
+            // under the request id the key already names.
+            request_id
         }
-    }
+    };
+    let outcome = create(env, payment, wait, origin, request_id.clone()).await;
+    // Answered (or failed): a retry with this key may now see the request's outcome. If this
+    // call fails, the lease simply runs out.
+    let _ = do_client::settle_key(env, &key_object, &request_id).await;
+    outcome
+}
 
+/// Takes the item lock, creates the request object and holds the caller.
+async fn create(
+    env: &Env,
+    payment: NewPayment,
+    wait: WaitSecs,
+    origin: &str,
+    request_id: String,
+) -> Result<RequestView, ApiError> {
     let lock_name = payment.lock_name();
     let lock = do_client::acquire_lock(env, &lock_name, &request_id).await?;
     if !lock.acquired {

@@ -533,6 +533,10 @@ impl PaymentRequest {
                     detail: "no such request",
                 }),
             },
+            "/fault" => {
+                let fault = serde_json::from_str(&body).map_err(bad)?;
+                super::fault_routes::in_object(&self.state, &self.env, fault).await
+            }
             "/probe" => {
                 let record = self.load()?;
                 let reply = ProbeReply {

@@ -4,7 +4,10 @@ use worker::{Context, Env, Method, Request, Response};
 
 use super::env_config::config;
 use super::http_io::{json_response, problem_response};
-use super::{callback_routes, internal_routes, sandbox_backend, servicestack_routes, zai_routes};
+use super::{
+    callback_routes, fault_routes, internal_routes, sandbox_backend, servicestack_routes,
+    zai_routes,
+};
 use crate::domain::api_error::ApiError;
 
 fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
@@ -77,6 +80,10 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
                 detail: "no such route",
             }),
         },
+        ["__faults", fault @ ..] if config(env)?.fault_injection => {
+            only(&method, &[Method::Post], "POST")?;
+            fault_routes::inject(env, fault).await
+        }
         ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
             only(&method, &[Method::Post], "POST")?;
             sandbox_backend::payments(req, env, ctx, &url).await
