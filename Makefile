@@ -20,11 +20,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help setup dev test unit lint e2e worker deploy wasm-size clean
+.PHONY: help setup dev test unit lint e2e worker deploy wasm-size bench clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
+	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
 
 ## Set-up: idempotent; each step runs only when its tool is missing or at another version.
@@ -73,6 +74,16 @@ unit:
 
 e2e: worker
 	cargo test --test 'e2e_*'
+
+## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.
+bench: setup
+	$(MAKE) -B worker
+	@mkdir -p target/bench && cp build/index_bg.wasm target/bench/without-wasm-opt.wasm
+	$(MAKE) -B worker WASM_OPT=1
+	@cp build/index_bg.wasm target/bench/with-wasm-opt.wasm
+	ulimit -n $$(ulimit -Hn) && \
+	BENCH_WASM_NOOPT=target/bench/without-wasm-opt.wasm BENCH_WASM_OPT=target/bench/with-wasm-opt.wasm \
+	cargo bench --bench gateway_bench
 
 deploy: setup
 	$(MAKE) -B worker WASM_OPT=1

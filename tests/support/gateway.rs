@@ -44,6 +44,8 @@ pub struct Gateway {
     pub port: u16,
     pub base: String,
     persist_dir: PathBuf,
+    /// A `wrangler.toml` other than the repository's (the benchmark's baseline Worker).
+    config: Option<PathBuf>,
     vars: Vec<(String, String)>,
     log_path: PathBuf,
     pgid: Mutex<Option<u32>>,
@@ -65,6 +67,14 @@ impl Gateway {
         gateway
     }
 
+    /// As `start`, for the Worker that `config` (relative to the repository) describes.
+    pub fn start_with_config(name: &str, config: &str, vars: Vec<(String, String)>) -> Gateway {
+        let mut gateway = Self::new(free_port(), name, vars);
+        gateway.config = Some(repo_root().join(config));
+        gateway.spawn_or_panic();
+        gateway
+    }
+
     /// As `start`, on a port chosen beforehand (for vars that must name it).
     pub fn start_on(port: u16, name: &str, vars: Vec<(String, String)>) -> Gateway {
         let gateway = Self::new(port, name, vars);
@@ -81,6 +91,7 @@ impl Gateway {
             port,
             base: format!("http://127.0.0.1:{port}"),
             persist_dir: scratch.join("state"),
+            config: None,
             vars,
             log_path: scratch.join("wrangler.log"),
             pgid: Mutex::new(None),
@@ -120,6 +131,10 @@ impl Gateway {
             self.persist_dir.display().to_string(),
             "--show-interactive-dev-session=false".into(),
         ];
+        if let Some(config) = &self.config {
+            args.push("--config".into());
+            args.push(config.display().to_string());
+        }
         for (k, v) in &self.vars {
             args.push("--var".into());
             args.push(format!("{k}:{v}"));

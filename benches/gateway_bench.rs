@@ -1,0 +1,540 @@
+//! `make bench`: the gateway's figures against a bare Worker on the same runtime (DESIGN §8).
+//!
+//! Starts the release gateway (built with wasm-opt) under `wrangler dev`, a baseline Worker that
+//! answers a fixed 200 under a second `wrangler dev` of the same workerd build, the scriptable
+//! test backend and callback receiver, all on 127.0.0.1. Prints a markdown table and writes the
+//! same figures as JSON (`BENCH_JSON`, default `target/bench/report.json`). Every loop is bounded.
+//!
+//! Knobs: `BENCH_HELD` (held callers at once, default 10000), `BENCH_SAMPLES` (default 200).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::backend::{deliver_result, item_body, Behavior, TestBackend};
+use support::gateway::Gateway;
+use support::receiver::{Receiver, Script};
+use support::*;
+use tokio::sync::Semaphore;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Milliseconds, sorted, with the usual order statistics.
+struct Sample(Vec<f64>);
+
+impl Sample {
+    fn new(mut values: Vec<f64>) -> Sample {
+        values.sort_by(f64::total_cmp);
+        Sample(values)
+    }
+
+    fn quantile(&self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((self.0.len() as f64 - 1.0) * q).round() as usize;
+        self.0[rank.min(self.0.len() - 1)]
+    }
+
+    fn p50(&self) -> f64 {
+        self.quantile(0.5)
+    }
+
+    fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+
+    fn max(&self) -> f64 {
+        self.quantile(1.0)
+    }
+
+    fn json(&self) -> Value {
+        json!({"n": self.0.len(), "p50_ms": self.p50(), "p99_ms": self.p99(), "max_ms": self.max()})
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A plain client with keep-alive, for latency figures (one request at a time).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+async fn timed(req: reqwest::RequestBuilder) -> (u16, f64) {
+    let started = Instant::now();
+    let resp = req.send().await.expect("answer");
+    let status = resp.status().as_u16();
+    let _ = resp.bytes().await;
+    (status, ms(started.elapsed()))
+}
+
+fn auth() -> String {
+    basic(TENANT_A_KEY, TENANT_A_SECRET)
+}
+
+/// `400` and `401` against the baseline, interleaved A/B/A/C on one connection each.
+async fn rejection_cost(gateway: &str, baseline: &str, n: usize) -> Value {
+    let (g, b) = (client(), client());
+    let bad = || {
+        g.patch(format!("{gateway}/items/bench-bad/make_payment"))
+            .header("authorization", auth())
+            .header("content-type", "application/json")
+            .body(r#"{"account_id": "not-a-uuid", "wait": "soon"}"#)
+    };
+    let unauth = || {
+        g.patch(format!("{gateway}/items/bench-bad/make_payment"))
+            .header("content-type", "application/json")
+            .body(r#"{"account_id": "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f"}"#)
+    };
+    for _ in 0..50 {
+        timed(b.get(baseline)).await;
+        timed(bad()).await;
+        timed(unauth()).await;
+    }
+    let (mut base, mut r400, mut r401) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        base.push(timed(b.get(baseline)).await.1);
+        let (status, t) = timed(bad()).await;
+        assert_eq!(status, 400);
+        r400.push(t);
+        base.push(timed(b.get(baseline)).await.1);
+        let (status, t) = timed(unauth()).await;
+        assert_eq!(status, 401);
+        r401.push(t);
+    }
+    let (base, r400, r401) = (Sample::new(base), Sample::new(r400), Sample::new(r401));
+    json!({
+        "baseline": base.json(), "400": r400.json(), "401": r401.json(),
+        "ratio_400_p50": r400.p50() / base.p50(), "ratio_401_p50": r401.p50() / base.p50(),
+    })
+}
+
+/// A full `200` payment (instant backend) against the baseline, interleaved.
+async fn sync_payment_cost(gateway: &str, baseline: &str, n: usize) -> Value {
+    let (g, b) = (client(), client());
+    let pay = |item: String| {
+        g.patch(format!("{gateway}/items/{item}/make_payment"))
+            .header("authorization", auth())
+            .header("content-type", "application/json")
+            .body(json!({"account_id": ACCOUNT, "wait": 10}).to_string())
+    };
+    for _ in 0..20 {
+        timed(b.get(baseline)).await;
+        timed(pay(unique("bench-warm"))).await;
+    }
+    let (mut base, mut paid) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        base.push(timed(b.get(baseline)).await.1);
+        let (status, t) = timed(pay(unique("bench-sync"))).await;
+        assert_eq!(status, 200);
+        paid.push(t);
+    }
+    let (base, paid) = (Sample::new(base), Sample::new(paid));
+    json!({"baseline": base.json(), "payment": paid.json(), "ratio_p50": paid.p50() / base.p50()})
+}
+
+/// Held callers: from the result's own HTTP response to the held caller's response.
+async fn wake_up(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
+    let (mut samples, mut from_sent) = (Vec::new(), Vec::new());
+    let mut errors = 0usize;
+    for _ in 0..n {
+        let item = unique("bench-wake");
+        backend.script(&item, Behavior::Acknowledge);
+        let held = tokio::spawn({
+            let call = make_payment(gateway, &item, &json!({"account_id": ACCOUNT, "wait": 30}));
+            async move {
+                let reply = call.send().await;
+                (reply.status, Instant::now())
+            }
+        });
+        let dispatches = backend
+            .await_dispatches(&item, 1, Duration::from_secs(20))
+            .await;
+        let id = dispatches
+            .first()
+            .map(|d| d.request_id.clone())
+            .unwrap_or_default();
+        let result_sent = Instant::now();
+        let result = deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
+        let result_answered = Instant::now();
+        let (status, held_answered) = held.await.expect("held caller");
+        if result.status != 200 || status != 200 {
+            errors += 1;
+            continue;
+        }
+        from_sent.push(ms(held_answered.saturating_duration_since(result_sent)));
+        // Signed: the held caller may be answered before the result's own response arrives.
+        samples.push(if held_answered >= result_answered {
+            ms(held_answered - result_answered)
+        } else {
+            -ms(result_answered - held_answered)
+        });
+    }
+    json!({
+        "samples": Sample::new(samples).json(),
+        "from_result_sent": Sample::new(from_sent).json(),
+        "errors": errors,
+    })
+}
+
+/// From posting the result to the first callback attempt arriving at the receiver.
+async fn first_callback(
+    gateway: &str,
+    backend: &Arc<TestBackend>,
+    receiver: &Arc<Receiver>,
+    n: usize,
+) -> Value {
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let item = unique("bench-cb");
+        let path = format!("/bench-cb/{i}");
+        receiver.script(&path, Script::Always(200));
+        backend.script(&item, Behavior::Acknowledge);
+        let accepted = make_payment(
+            gateway,
+            &item,
+            &json!({"account_id": ACCOUNT, "callback": receiver.url(&path)}),
+        )
+        .send()
+        .await;
+        assert_eq!(accepted.status, 202, "{}", accepted.text);
+        let id = accepted.json["request_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        backend
+            .await_dispatches(&item, 1, Duration::from_secs(20))
+            .await;
+        let sent = Instant::now();
+        deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
+        let got = receiver
+            .await_requests(&path, 1, Duration::from_secs(20))
+            .await;
+        if let Some(first) = got.first() {
+            samples.push(ms(first.at.saturating_duration_since(sent)));
+        }
+    }
+    Sample::new(samples).json()
+}
+
+/// Ramps to `n` concurrent held callers (status long-polls of accepted payments on distinct
+/// items), then releases them all by posting their results.
+async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
+    // 1. Accept n payments without holding (bounded concurrency).
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(32));
+    let mut accepts = Vec::with_capacity(n);
+    for i in 0..n {
+        let item = format!("bench-held-{i}-{}", unique("h"));
+        backend.script(&item, Behavior::Acknowledge);
+        let (gate, gateway) = (gate.clone(), gateway.to_owned());
+        accepts.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let reply = make_payment(&gateway, &item, &json!({"account_id": ACCOUNT}))
+                .header("prefer", "respond-async")
+                .send()
+                .await;
+            (reply.status == 202)
+                .then(|| {
+                    reply.json["request_id"]
+                        .as_str()
+                        .map(|id| (item, id.to_owned()))
+                })
+                .flatten()
+        }));
+    }
+    let mut accepted = Vec::with_capacity(n);
+    for task in accepts {
+        if let Ok(Some(pair)) = task.await {
+            accepted.push(pair);
+        }
+    }
+    let accept_secs = started.elapsed().as_secs_f64();
+
+    // 2. Hold every one of them on its status link.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let ramp = Instant::now();
+    let mut holders = Vec::with_capacity(accepted.len());
+    for (item, id) in &accepted {
+        let (client, url, in_flight) = (
+            client.clone(),
+            format!("{gateway}/request/{id}/status?wait=30"),
+            in_flight.clone(),
+        );
+        let expected = item_body(item, "completed", 22500);
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        holders.push(tokio::spawn(async move {
+            // A long-polling client polls again when its hold ends before the result
+            // (posting thousands of results takes longer than one 30 s hold); bounded.
+            let mut answer = Err("never answered".to_owned());
+            let mut polls = 0u32;
+            while polls < 10 {
+                polls += 1;
+                let outcome = client
+                    .get(&url)
+                    .header("authorization", auth())
+                    .send()
+                    .await;
+                answer = match outcome {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let body: Value = resp.json().await.unwrap_or(Value::Null);
+                        Ok((status, body == expected))
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                if !matches!(answer, Ok((202, _))) {
+                    break;
+                }
+            }
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            (answer, Instant::now(), polls)
+        }));
+    }
+    // Let the long-polls reach their objects; bounded, well inside the 30 s hold.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let held = in_flight.load(Ordering::SeqCst);
+    let ramp_secs = ramp.elapsed().as_secs_f64();
+
+    // 3. Release: post every result (bounded concurrency).
+    let release_started = Instant::now();
+    let gate = Arc::new(Semaphore::new(64));
+    let mut posts = Vec::with_capacity(accepted.len());
+    for (item, id) in accepted.clone() {
+        let (gate, gateway) = (gate.clone(), gateway.to_owned());
+        posts.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let reply =
+                deliver_result(&gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
+            Some((reply.status, Instant::now()))
+        }));
+    }
+    let mut first_result: Option<Instant> = None;
+    let mut last_result: Option<Instant> = None;
+    let mut results_failed = 0usize;
+    for post in posts {
+        match post.await.ok().flatten() {
+            Some((200, at)) => {
+                first_result = Some(first_result.map_or(at, |f| f.min(at)));
+                last_result = Some(last_result.map_or(at, |l| l.max(at)));
+            }
+            _ => results_failed += 1,
+        }
+    }
+    let (mut released, mut wrong, mut errored, mut lost) = (0usize, 0usize, 0usize, 0usize);
+    let mut last_release: Option<Instant> = None;
+    let mut error_examples = Vec::new();
+    let mut repolls = 0u32;
+    for holder in holders {
+        let outcome = holder.await;
+        if let Ok((_, _, polls)) = &outcome {
+            repolls += polls.saturating_sub(1);
+        }
+        match outcome {
+            Ok((Ok((200, true)), at, _)) => {
+                released += 1;
+                last_release = Some(last_release.map_or(at, |l| l.max(at)));
+            }
+            Ok((Ok((status, _)), _, _)) => {
+                wrong += 1;
+                if error_examples.len() < 3 {
+                    error_examples.push(format!("HTTP {status}"));
+                }
+            }
+            Ok((Err(e), _, _)) => {
+                errored += 1;
+                if error_examples.len() < 3 {
+                    error_examples.push(e);
+                }
+            }
+            Err(_) => lost += 1,
+        }
+    }
+    let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        (Some(a), Some(b)) => ms(b.saturating_duration_since(a)),
+        _ => f64::NAN,
+    };
+    json!({
+        "target": n,
+        "accepted": accepted.len(),
+        "accept_secs": accept_secs,
+        "held_at_release": held,
+        "ramp_secs": ramp_secs,
+        "released_correctly": released,
+        "answered_otherwise": wrong,
+        "errored": errored,
+        "lost": lost,
+        "repolls": repolls,
+        "results_failed": results_failed,
+        "first_to_last_result_ms": span(first_result, last_result),
+        "first_result_to_last_release_ms": span(first_result, last_release),
+        "release_wall_ms": ms(release_started.elapsed()),
+        "error_examples": error_examples,
+    })
+}
+
+fn gzipped_size(path: &str) -> Option<u64> {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("gzip -9 -c '{path}' | wc -c"))
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn wasm_sizes() -> Value {
+    let size = |var: &str| {
+        std::env::var(var).ok().map(|path| {
+            let raw = std::fs::metadata(&path).map(|m| m.len()).ok();
+            json!({"path": path, "raw_bytes": raw, "gzip_bytes": gzipped_size(&path)})
+        })
+    };
+    json!({"with_wasm_opt": size("BENCH_WASM_OPT"), "without_wasm_opt": size("BENCH_WASM_NOOPT")})
+}
+
+fn row(table: &mut String, figure: &str, measured: String, goal: &str) {
+    table.push_str(&format!("| {figure} | {measured} | {goal} |\n"));
+}
+
+fn f(v: &Value) -> String {
+    v.as_f64().map_or("n/a".to_owned(), |x| format!("{x:.2}"))
+}
+
+fn main() {
+    let samples = env_usize("BENCH_SAMPLES", 200);
+    let held_target = env_usize("BENCH_HELD", 10_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = runtime.block_on(async {
+        let backend = TestBackend::start();
+        let receiver = Receiver::start();
+        let vars = gateway_vars(&backend.url(), &[("ALLOW_INSECURE_CALLBACKS", "true")]);
+        let gateway = Gateway::start("bench", vars);
+        let baseline =
+            Gateway::start_with_config("bench-baseline", "bench/baseline/wrangler.toml", vec![]);
+        let (g, b) = (gateway.base.clone(), format!("{}/", baseline.base));
+        eprintln!("rejection cost…");
+        let rejection = rejection_cost(&g, &b, samples.max(200)).await;
+        eprintln!("sync payment cost…");
+        let sync = sync_payment_cost(&g, &b, samples).await;
+        eprintln!("wake-up…");
+        let wake = wake_up(&g, &backend, samples).await;
+        eprintln!("first callback attempt…");
+        let callback = first_callback(&g, &backend, &receiver, 50).await;
+        eprintln!("{held_target} held callers at once…");
+        let held = held_at_once(&g, &backend, held_target).await;
+        json!({
+            "rejection_cost": rejection,
+            "sync_payment_cost": sync,
+            "wake_up": wake,
+            "first_callback_attempt": callback,
+            "held_callers": held,
+            "wasm": wasm_sizes(),
+        })
+    });
+
+    let mut table = String::from("| figure | measured | goal |\n| --- | --- | --- |\n");
+    let w = &report["wake_up"]["samples"];
+    row(
+        &mut table,
+        "wake-up (result response → held caller response)",
+        format!(
+            "p50 {} ms, p99 {} ms, max {} ms (n={}, errors {})",
+            f(&w["p50_ms"]),
+            f(&w["p99_ms"]),
+            f(&w["max_ms"]),
+            w["n"],
+            report["wake_up"]["errors"]
+        ),
+        "p99 ≤ 2 ms",
+    );
+    let r = &report["rejection_cost"];
+    row(
+        &mut table,
+        "rejection cost (p50 vs baseline)",
+        format!(
+            "400: {}× ({} ms), 401: {}× ({} ms), baseline {} ms",
+            f(&r["ratio_400_p50"]),
+            f(&r["400"]["p50_ms"]),
+            f(&r["ratio_401_p50"]),
+            f(&r["401"]["p50_ms"]),
+            f(&r["baseline"]["p50_ms"])
+        ),
+        "≤ 1.2×",
+    );
+    let s = &report["sync_payment_cost"];
+    row(
+        &mut table,
+        "sync payment cost (p50 vs baseline)",
+        format!(
+            "{}× ({} ms vs {} ms; p99 {} ms)",
+            f(&s["ratio_p50"]),
+            f(&s["payment"]["p50_ms"]),
+            f(&s["baseline"]["p50_ms"]),
+            f(&s["payment"]["p99_ms"])
+        ),
+        "≤ 4×",
+    );
+    let h = &report["held_callers"];
+    row(&mut table, "held callers at once", format!("target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); results first→last {} ms, last release {} ms after first result", h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"])), "10,000 with 0 lost");
+    let c = &report["first_callback_attempt"];
+    row(
+        &mut table,
+        "first callback attempt (result sent → receiver)",
+        format!(
+            "p50 {} ms, p99 {} ms, max {} ms (n={})",
+            f(&c["p50_ms"]),
+            f(&c["p99_ms"]),
+            f(&c["max_ms"]),
+            c["n"]
+        ),
+        "≤ 1 s",
+    );
+    let wasm = &report["wasm"];
+    row(
+        &mut table,
+        "wasm size (gzip -9)",
+        format!(
+            "{} B with wasm-opt, {} B without",
+            wasm["with_wasm_opt"]["gzip_bytes"], wasm["without_wasm_opt"]["gzip_bytes"]
+        ),
+        "≤ 350 KB",
+    );
+    println!("{table}");
+
+    let path =
+        std::env::var("BENCH_JSON").unwrap_or_else(|_| "target/bench/report.json".to_owned());
+    if let Some(dir) = std::path::Path::new(&path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    ) {
+        Ok(()) => println!("JSON: {path}"),
+        Err(e) => eprintln!("could not write {path}: {e}"),
+    }
+}
