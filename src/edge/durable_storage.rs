@@ -1,8 +1,21 @@
-//! Small helpers over a Durable Object's storage shared by every object: SQL and absolute alarms.
+//! Small helpers over a Durable Object's storage shared by every object: SQL, one-document
+//! tables and absolute alarms.
 
-use worker::{js_sys, ScheduledTime, SqlCursor, SqlStorageValue, State};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use worker::{console_error, js_sys, ScheduledTime, SqlCursor, SqlStorageValue, State};
 
 use crate::domain::api_error::ApiError;
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct DocRow {
+    body: String,
+}
 
 /// Runs one SQL statement on the object's SQLite storage.
 pub fn sql(
@@ -17,5 +30,51 @@ pub fn sql(
 pub async fn set_alarm_at(state: &State, epoch_ms: u64) -> Result<(), ApiError> {
     let when = ScheduledTime::new(js_sys::Date::new(&js_sys::Number::from(epoch_ms as f64)));
     state.storage().set_alarm(when).await?;
+    Ok(())
+}
+
+/// The JSON document kept as row 1 of `table`; `None` if none was ever written. Reading
+/// creates no table, so probing an object that was never written stores nothing.
+pub fn read_doc<T: DeserializeOwned>(state: &State, table: &str) -> Result<Option<T>, ApiError> {
+    let exists: Vec<CountRow> = sql(
+        state,
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+        vec![table.to_owned().into()],
+    )?
+    .to_array()?;
+    if exists.first().is_none_or(|r| r.n < 1.0) {
+        return Ok(None);
+    }
+    let rows: Vec<DocRow> = sql(
+        state,
+        &format!("SELECT body FROM {table} WHERE id = 1"),
+        vec![],
+    )?
+    .to_array()?;
+    match rows.into_iter().next() {
+        None => Ok(None),
+        Some(row) => serde_json::from_str(&row.body).map(Some).map_err(|e| {
+            console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "msg": "corrupt stored document", "table": table, "detail": e.to_string()})
+            );
+            ApiError::Internal
+        }),
+    }
+}
+
+/// Writes `doc` as row 1 of `table`, creating the table on first use.
+pub fn write_doc<T: Serialize>(state: &State, table: &str, doc: &T) -> Result<(), ApiError> {
+    sql(
+        state,
+        &format!("CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)"),
+        vec![],
+    )?;
+    let body = serde_json::to_string(doc).map_err(|_| ApiError::Internal)?;
+    sql(
+        state,
+        &format!("INSERT OR REPLACE INTO {table} (id, body) VALUES (1, ?)"),
+        vec![body.into()],
+    )?;
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! The idempotency-key Durable Object: one per (tenant, key); remembers the first request for 24 h
 //! and whether its first call is still answering.
 
-use serde::Deserialize;
-use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorageValue, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use super::do_protocol::{ClaimCommand, SettleCommand};
 use super::durable_storage;
@@ -16,40 +15,20 @@ pub struct IdempotencyRecord {
     state: State,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    body: String,
-}
+/// The table holding the key's record (one JSON document).
+const KEY_TABLE: &str = "key_record";
 
 impl IdempotencyRecord {
-    fn sql_exec(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<worker::SqlCursor, ApiError> {
-        durable_storage::sql(&self.state, query, bindings)
-    }
-
     /// The live record, if any (an expired one awaits its alarm and counts as gone).
     fn load(&self, now: u64) -> Result<Option<KeyRecord>, ApiError> {
-        self.sql_exec("CREATE TABLE IF NOT EXISTS key_record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", vec![])?;
-        let rows: Vec<Row> = self
-            .sql_exec("SELECT body FROM key_record WHERE id = 1", vec![])?
-            .to_array()?;
-        Ok(rows
-            .into_iter()
-            .next()
-            .and_then(|row| serde_json::from_str::<KeyRecord>(&row.body).ok())
-            .filter(|record| record.expires_ms() > now))
+        Ok(
+            durable_storage::read_doc::<KeyRecord>(&self.state, KEY_TABLE)?
+                .filter(|record| record.expires_ms() > now),
+        )
     }
 
     fn save(&self, record: &KeyRecord) -> Result<(), ApiError> {
-        let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
-        self.sql_exec(
-            "INSERT OR REPLACE INTO key_record (id, body) VALUES (1, ?)",
-            vec![body.into()],
-        )?;
-        Ok(())
+        durable_storage::write_doc(&self.state, KEY_TABLE, record)
     }
 
     async fn claim(&self, cmd: ClaimCommand) -> Result<Claim, ApiError> {

@@ -6,13 +6,11 @@
 //! conflict by probing the holder.
 
 use serde::Deserialize;
-use worker::{
-    console_log, durable_object, DurableObject, Env, Request, Response, SqlStorageValue, State,
-};
+use worker::{console_log, durable_object, DurableObject, Env, Request, Response, State};
 
 use super::do_client;
 use super::do_protocol::{LockCommand, LockReply};
-use super::durable_storage;
+use super::durable_storage::sql;
 use super::env_config::now_ms;
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
@@ -33,30 +31,23 @@ struct HolderRow {
 }
 
 impl ItemLock {
-    fn sql_exec(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<worker::SqlCursor, ApiError> {
-        durable_storage::sql(&self.state, query, bindings)
-    }
-
     fn holder(&self) -> Result<Option<HolderRow>, ApiError> {
-        self.sql_exec(
+        sql(&self.state,
             "CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), request_id TEXT NOT NULL, acquired_ms INTEGER NOT NULL)",
             vec![],
         )?;
-        let rows: Vec<HolderRow> = self
-            .sql_exec(
-                "SELECT request_id, acquired_ms FROM holder WHERE id = 1",
-                vec![],
-            )?
-            .to_array()?;
+        let rows: Vec<HolderRow> = sql(
+            &self.state,
+            "SELECT request_id, acquired_ms FROM holder WHERE id = 1",
+            vec![],
+        )?
+        .to_array()?;
         Ok(rows.into_iter().next())
     }
 
     fn set_holder(&self, request_id: &str) -> Result<(), ApiError> {
-        self.sql_exec(
+        sql(
+            &self.state,
             "INSERT OR REPLACE INTO holder (id, request_id, acquired_ms) VALUES (1, ?, ?)",
             vec![request_id.into(), (now_ms() as i64).into()],
         )?;
@@ -114,7 +105,7 @@ impl ItemLock {
             .holder()?
             .is_some_and(|h| h.request_id == cmd.request_id)
         {
-            self.sql_exec("DELETE FROM holder WHERE id = 1", vec![])?;
+            sql(&self.state, "DELETE FROM holder WHERE id = 1", vec![])?;
         }
         json_response(200, &serde_json::json!({"released": true}))
     }

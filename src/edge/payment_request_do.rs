@@ -25,7 +25,7 @@ use super::do_protocol::{
     CallbackJob, CallbackJobQuery, CallbackLogReply, CallbackReport, CreateCommand, ProbeReply,
     ReplayReply, ResultCommand, ResultReply, StatusQuery, TenantQuery,
 };
-use super::durable_storage;
+use super::durable_storage::{self, sql};
 use super::env_config::{config, now_ms};
 use super::http_io::json_response;
 use crate::domain::api_error::ApiError;
@@ -45,34 +45,22 @@ pub struct PaymentRequest {
 }
 
 #[derive(Deserialize)]
-struct BodyRow {
-    body: String,
-}
-
-#[derive(Deserialize)]
 struct CountRow {
     n: f64,
 }
 
-impl PaymentRequest {
-    fn sql_exec(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<worker::SqlCursor, ApiError> {
-        durable_storage::sql(&self.state, query, bindings)
-    }
+/// The table holding the request record (one JSON document).
+const RECORD_TABLE: &str = "record";
 
+impl PaymentRequest {
     fn ensure_schema(&self) -> Result<(), ApiError> {
-        self.sql_exec(
-            "CREATE TABLE IF NOT EXISTS record (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
-            vec![],
-        )?;
-        self.sql_exec(
+        sql(
+            &self.state,
             "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
             vec![],
         )?;
-        self.sql_exec(
+        sql(
+            &self.state,
             "CREATE TABLE IF NOT EXISTS callback_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, attempt INTEGER NOT NULL, \
              executed_ms INTEGER NOT NULL, http_response INTEGER, detail TEXT NOT NULL)",
             vec![],
@@ -80,39 +68,13 @@ impl PaymentRequest {
         Ok(())
     }
 
-    /// The stored record. An object that was never created has no tables, and reading
-    /// creates none, so probing an unknown id stores nothing.
+    /// The stored record; `None` for an object that was never created (reading stores nothing).
     fn load(&self) -> Result<Option<RequestRecord>, ApiError> {
-        let exists: Vec<CountRow> = self
-            .sql_exec(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'record'",
-                vec![],
-            )?
-            .to_array()?;
-        if exists.first().is_none_or(|r| r.n < 1.0) {
-            return Ok(None);
-        }
-        let rows: Vec<BodyRow> = self
-            .sql_exec("SELECT body FROM record WHERE id = 1", vec![])?
-            .to_array()?;
-        match rows.into_iter().next() {
-            None => Ok(None),
-            Some(row) => serde_json::from_str(&row.body).map(Some).map_err(|e| {
-                console_error!(
-                    "{{\"level\":\"error\",\"msg\":\"corrupt record\",\"detail\":\"{e}\"}}"
-                );
-                ApiError::Internal
-            }),
-        }
+        durable_storage::read_doc(&self.state, RECORD_TABLE)
     }
 
     fn save(&self, record: &RequestRecord) -> Result<(), ApiError> {
-        let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
-        self.sql_exec(
-            "INSERT OR REPLACE INTO record (id, body) VALUES (1, ?)",
-            vec![body.into()],
-        )?;
-        Ok(())
+        durable_storage::write_doc(&self.state, RECORD_TABLE, record)
     }
 
     async fn schedule_alarm(&self, record: &RequestRecord) -> Result<(), ApiError> {
@@ -192,20 +154,22 @@ impl PaymentRequest {
 
     fn remember_delivery(&self, message_id: &str, now: u64) -> Result<bool, ApiError> {
         let cutoff = now.saturating_sub(SEEN_DELIVERY_TTL_MS);
-        self.sql_exec(
+        sql(
+            &self.state,
             "DELETE FROM seen_delivery WHERE seen_ms < ?",
             vec![(cutoff as i64).into()],
         )?;
-        let seen: Vec<CountRow> = self
-            .sql_exec(
-                "SELECT COUNT(*) AS n FROM seen_delivery WHERE message_id = ?",
-                vec![message_id.into()],
-            )?
-            .to_array()?;
+        let seen: Vec<CountRow> = sql(
+            &self.state,
+            "SELECT COUNT(*) AS n FROM seen_delivery WHERE message_id = ?",
+            vec![message_id.into()],
+        )?
+        .to_array()?;
         if seen.first().is_some_and(|r| r.n >= 1.0) {
             return Ok(false);
         }
-        self.sql_exec(
+        sql(
+            &self.state,
             "INSERT INTO seen_delivery (message_id, seen_ms) VALUES (?, ?)",
             vec![message_id.into(), (now as i64).into()],
         )?;
@@ -288,7 +252,7 @@ impl PaymentRequest {
     ) -> Result<(), ApiError> {
         let status: SqlStorageValue =
             http_response.map_or(SqlStorageValue::Null, |s| i64::from(s).into());
-        self.sql_exec(
+        sql(&self.state,
             "INSERT INTO callback_log (attempt, executed_ms, http_response, detail) VALUES (?, ?, ?, ?)",
             vec![i64::from(attempt).into(), (executed_ms as i64).into(), status, detail.into()],
         )?;
@@ -400,12 +364,12 @@ impl PaymentRequest {
             http_response: Option<f64>,
             detail: String,
         }
-        let rows: Vec<Row> = self
-            .sql_exec(
-                "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
-                vec![],
-            )?
-            .to_array()?;
+        let rows: Vec<Row> = sql(
+            &self.state,
+            "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
+            vec![],
+        )?
+        .to_array()?;
         let entries = rows
             .into_iter()
             .map(|r| AttemptLogEntry {
