@@ -2,27 +2,16 @@
 
 mod support;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
-use support::backend::{deliver_result, item_body, Behavior, TestBackend};
-use support::gateway::Gateway;
+use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 
-struct Harness {
-    gateway: Gateway,
-    backend: Arc<TestBackend>,
-}
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let backend = TestBackend::start();
-        let vars = gateway_vars(&backend.url(), &[]);
-        let gateway = Gateway::start("idempotency", vars);
-        Harness { gateway, backend }
-    })
+fn harness() -> &'static BackendHarness {
+    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
+    HARNESS.get_or_init(|| BackendHarness::start("idempotency", &[]))
 }
 
 fn base() -> &'static str {

@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::backend::{deliver_result, item_body, Behavior, TestBackend};
-use support::gateway::Gateway;
+use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::JoinHandle;
@@ -24,19 +23,9 @@ const PROMPT: Duration = Duration::from_secs(5);
 /// What `wrangler dev` logs once a reload is serving.
 const RELOADED: &str = "Local server updated and ready";
 
-struct Harness {
-    gateway: Gateway,
-    backend: Arc<TestBackend>,
-}
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let backend = TestBackend::start();
-        let vars = gateway_vars(&backend.url(), &[("FAULT_INJECTION", "true")]);
-        let gateway = Gateway::start("interruption", vars);
-        Harness { gateway, backend }
-    })
+fn harness() -> &'static BackendHarness {
+    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
+    HARNESS.get_or_init(|| BackendHarness::start("interruption", &[("FAULT_INJECTION", "true")]))
 }
 
 fn base() -> &'static str {

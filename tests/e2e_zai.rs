@@ -2,35 +2,26 @@
 
 mod support;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::backend::{deliver_result, deliver_signed, item_body, Behavior, TestBackend};
-use support::gateway::Gateway;
 use support::signing::now_secs;
 use support::*;
 
-struct Harness {
-    gateway: Gateway,
-    backend: Arc<TestBackend>,
-}
-
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
+fn harness() -> &'static BackendHarness {
+    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let backend = TestBackend::start();
-        let vars = gateway_vars(
-            &backend.url(),
+        BackendHarness::start(
+            "zai",
             &[
                 ("SANDBOX_ENABLED", "false"),
                 ("ALLOW_INSECURE_CALLBACKS", "true"),
                 ("DISPATCH_TIMEOUT_MS", "3000"),
                 ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
             ],
-        );
-        let gateway = Gateway::start("zai", vars);
-        Harness { gateway, backend }
+        )
     })
 }
 

@@ -27,14 +27,29 @@ pub fn free_port() -> u16 {
 }
 
 /// How one start of `wrangler dev` went wrong.
+/// Each carries the log of the start.
 enum StartError {
     /// A port was taken between choosing it and binding it: start again.
-    PortTaken,
-    /// Anything else; carries the log.
+    PortTaken(String),
+    /// Anything else.
     Failed(String),
 }
 
 const START_ATTEMPTS: u32 = 4;
+
+/// Runs `attempt` until a start succeeds, again (up to [`START_ATTEMPTS`]) when a port
+/// turned out to be taken; any other failure panics with the log.
+fn retry_start<T>(mut attempt: impl FnMut() -> Result<T, StartError>) -> T {
+    let mut last_log = String::new();
+    for _ in 0..START_ATTEMPTS {
+        match attempt() {
+            Ok(started) => return started,
+            Err(StartError::PortTaken(log)) => last_log = log,
+            Err(StartError::Failed(log)) => panic!("{log}"),
+        }
+    }
+    panic!("ports stayed taken after {START_ATTEMPTS} starts; log:\n{last_log}")
+}
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,17 +69,12 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
     pub fn start(name: &str, vars: Vec<(String, String)>) -> Gateway {
-        for _ in 1..START_ATTEMPTS {
+        // Each attempt on new ports.
+        retry_start(|| {
             let gateway = Self::new(free_port(), name, vars.clone());
-            match gateway.spawn() {
-                Ok(()) => return gateway,
-                Err(StartError::PortTaken) => gateway.kill(),
-                Err(StartError::Failed(log)) => panic!("{log}"),
-            }
-        }
-        let gateway = Self::new(free_port(), name, vars);
-        gateway.spawn_or_panic();
-        gateway
+            gateway.spawn()?;
+            Ok(gateway)
+        })
     }
 
     /// As `start`, for the Worker that `config` (relative to the repository) describes.
@@ -98,24 +108,22 @@ impl Gateway {
         }
     }
 
-    /// Starts the runtime on this gateway's port, starting again (with a new inspector
-    /// port) when a port turns out to be taken.
+    /// Starts the runtime on this gateway's port, again (with a new inspector port) when a
+    /// port turns out to be taken.
     fn spawn_or_panic(&self) {
-        for _ in 1..START_ATTEMPTS {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(StartError::PortTaken) => self.kill(),
-                Err(StartError::Failed(log)) => panic!("{log}"),
-            }
-        }
-        match self.spawn() {
-            Ok(()) => {}
-            Err(StartError::PortTaken) => panic!("ports stayed taken:\n{}", self.log()),
-            Err(StartError::Failed(log)) => panic!("{log}"),
-        }
+        retry_start(|| self.spawn());
     }
 
+    /// One start; a failed one leaves nothing running.
     fn spawn(&self) -> Result<(), StartError> {
+        let started = self.spawn_once();
+        if started.is_err() {
+            self.kill();
+        }
+        started
+    }
+
+    fn spawn_once(&self) -> Result<(), StartError> {
         // The log is appended to across restarts; only this start's part is read below.
         let log_start = self.log().len();
         let inspector = free_port();
@@ -191,7 +199,7 @@ impl Gateway {
                 .unwrap_or("")
                 .contains("Address already in use")
             {
-                return Err(StartError::PortTaken);
+                return Err(StartError::PortTaken(log));
             }
             if start.elapsed() > deadline {
                 return Err(StartError::Failed(format!(

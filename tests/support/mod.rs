@@ -42,6 +42,21 @@ pub fn gateway_vars(backend_url: &str, extra: &[(&str, &str)]) -> Vec<(String, S
     vars
 }
 
+/// A gateway wired to its own scriptable test backend: the set-up most test binaries share.
+pub struct BackendHarness {
+    pub gateway: gateway::Gateway,
+    pub backend: std::sync::Arc<backend::TestBackend>,
+}
+
+impl BackendHarness {
+    /// Starts the backend, then a gateway named `name` calling it, with `extra` vars.
+    pub fn start(name: &str, extra: &[(&str, &str)]) -> BackendHarness {
+        let backend = backend::TestBackend::start();
+        let gateway = gateway::Gateway::start(name, gateway_vars(&backend.url(), extra));
+        BackendHarness { gateway, backend }
+    }
+}
+
 /// A unique item id per call, so tests sharing one gateway never collide on the item lock.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
