@@ -31,8 +31,11 @@ use worker::{console_error, event, js_sys, Context, Env, MessageBatch, Response}
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> js_sys::Promise {
     let url = req.url();
-    edge::panic_guard::guard(&url, async move {
-        let resp = match edge::router::handle(req.into(), env, Context::new(ctx)).await {
+    let request_id = edge::router::request_id(&req);
+    let handler_request_id = request_id.clone();
+    edge::panic_guard::guard(&url, &request_id, async move {
+        let ctx = Context::new(ctx);
+        let resp = match edge::router::handle(req.into(), env, ctx, handler_request_id).await {
             Ok(resp) => resp,
             // `handle` turns every failure into a response; this is the last resort.
             Err(e) => {

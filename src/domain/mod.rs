@@ -17,6 +17,7 @@ pub mod payment;
 pub mod payment_state;
 pub mod problem_json;
 pub mod request_body;
+pub mod request_log;
 pub mod request_record;
 pub mod sandbox_scenarios;
 pub mod servicestack_request;

@@ -9,6 +9,7 @@ use super::env_config::config;
 use super::http_io::{json_response, origin, parse_request_id, set_header};
 use super::zai_routes::authenticate;
 use crate::domain::api_error::{ApiError, FieldError};
+use crate::domain::request_log::RequestFacts;
 
 fn links(origin: &str, id: &str) -> serde_json::Value {
     json!({
@@ -18,10 +19,18 @@ fn links(origin: &str, id: &str) -> serde_json::Value {
     })
 }
 
-pub async fn log(req: Request, env: &Env, url: &Url, id_raw: &str) -> Result<Response, ApiError> {
+pub async fn log(
+    req: Request,
+    env: &Env,
+    url: &Url,
+    id_raw: &str,
+    facts: &mut RequestFacts,
+) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
+    facts.tenant(&client.tenant);
     let id = parse_request_id(id_raw)?;
+    facts.payment(&id);
     let log = do_client::callback_log(env, &id, &client.tenant).await?;
     json_response(
         200,
@@ -34,10 +43,13 @@ pub async fn replay(
     env: &Env,
     url: &Url,
     id_raw: &str,
+    facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
+    facts.tenant(&client.tenant);
     let id = parse_request_id(id_raw)?;
+    facts.payment(&id);
     let refused = |message: &str| {
         ApiError::Validation(vec![FieldError::new("request", "not_replayable", message)])
     };

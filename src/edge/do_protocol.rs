@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::payment::NewPayment;
+use crate::domain::payment_state::RequestState;
 use crate::domain::request_record::StoredResult;
 
 /// `POST /create` on a payment-request object: store, dispatch, hold the caller up to `wait_ms`.
@@ -53,7 +54,10 @@ pub struct LockReply {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultReply {
-    Stored,
+    /// Stored: the request went from `from` to `completed`.
+    Stored {
+        from: RequestState,
+    },
     AlreadyStored,
     Replayed,
     Conflict,

@@ -8,21 +8,31 @@ use super::env_config::{config, now_ms};
 use super::http_io::{json_response, parse_request_id, read_body, verify_signed};
 use crate::domain::api_error::ApiError;
 use crate::domain::backend_contract::parse_result_delivery;
+use crate::domain::payment_state::RequestState;
+use crate::domain::request_log::{RequestFacts, Transition};
 
 pub async fn backend_result(
     mut req: Request,
     env: &Env,
     id_raw: &str,
+    facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let body = read_body(&mut req).await?;
     // Authenticate before revealing anything about the request id.
     let message_id = verify_signed(&req, &body, &cfg.backend_secrets, now_ms())?;
     let request_id = parse_request_id(id_raw)?;
+    facts.payment(&request_id);
     let result = parse_result_delivery(&body)?;
     let cmd = ResultCommand { message_id, result };
     match do_client::deliver_result(env, &request_id, &cmd).await? {
-        ResultReply::Stored => json_response(200, &serde_json::json!({"result": "stored"})),
+        ResultReply::Stored { from } => {
+            facts.transition = Some(Transition {
+                from: Some(from),
+                to: RequestState::Completed,
+            });
+            json_response(200, &serde_json::json!({"result": "stored"}))
+        }
         ResultReply::AlreadyStored => {
             json_response(200, &serde_json::json!({"result": "already_stored"}))
         }

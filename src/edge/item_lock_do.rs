@@ -84,7 +84,7 @@ impl ItemLock {
                 .as_ref()
                 .is_some_and(|c| c.request_id == holder.request_id)
             {
-                console_log!("{{\"level\":\"warn\",\"msg\":\"stale item lock healed\",\"request_id\":\"{}\"}}", holder.request_id);
+                console_log!("{{\"level\":\"warn\",\"msg\":\"stale item lock healed\",\"payment_id\":\"{}\"}}", holder.request_id);
                 self.set_holder(&cmd.request_id)?;
                 return reply(&granted());
             }

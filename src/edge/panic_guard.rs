@@ -27,6 +27,7 @@ use worker::{wasm_bindgen_futures, Response, Url};
 use super::http_io::problem_response;
 use super::servicestack_routes;
 use crate::domain::api_error::ApiError;
+use crate::domain::request_log::REQUEST_ID_HEADER;
 use crate::domain::request_record::RETRY_AFTER_SECS;
 use crate::domain::servicestack_response::{sanitize_jsonp, Framing};
 
@@ -53,7 +54,7 @@ impl Shape {
         Shape::ServiceStack(callback.map_or(Framing::Json, Framing::Jsonp))
     }
 
-    fn interrupted(&self) -> worker::Result<Response> {
+    fn interrupted(&self, request_id: &str) -> worker::Result<Response> {
         let error = ApiError::Unavailable {
             retry_after_secs: RETRY_AFTER_SECS,
         };
@@ -61,8 +62,9 @@ impl Shape {
             Shape::Problem { instance } => problem_response(&error, instance)?,
             Shape::ServiceStack(framing) => servicestack_routes::error_response(framing, &error)?,
         };
-        resp.headers_mut()
-            .set("x-content-type-options", "nosniff")?;
+        let headers = resp.headers_mut();
+        headers.set("x-content-type-options", "nosniff")?;
+        headers.set(REQUEST_ID_HEADER, request_id)?;
         Ok(resp)
     }
 }
@@ -113,9 +115,10 @@ fn forget(id: u64) {
 }
 
 /// The promise to hand the runtime for a request to `url`: `handler`'s response, or the
-/// `503` fallback if a panic strikes first.
+/// `503` fallback (carrying the request's `X-Request-Id`) if a panic strikes first.
 pub fn guard(
     url: &str,
+    request_id: &str,
     handler: impl Future<Output = Result<JsValue, JsValue>> + 'static,
 ) -> Promise {
     install_hook();
@@ -127,7 +130,7 @@ pub fn guard(
     let mut resolver = None;
     let fallback = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
     let interrupted = Shape::for_url(url)
-        .interrupted()
+        .interrupted(request_id)
         .map(web_sys::Response::from);
     if let (Some(resolve), Ok(interrupted)) = (resolver, interrupted) {
         PENDING.with(|p| {

@@ -9,6 +9,7 @@ use crate::domain::api_error::ApiError;
 use crate::domain::idempotency::{fingerprint, Claim, IdempotencyKey};
 use crate::domain::ids::RequestId;
 use crate::domain::payment::NewPayment;
+use crate::domain::request_log::Transition;
 use crate::domain::request_record::{Links, RequestView};
 use crate::domain::wait::WaitSecs;
 
@@ -17,6 +18,23 @@ fn in_flight(origin: &str, request_id: String) -> ApiError {
     ApiError::InFlight {
         request_id,
         status_link,
+    }
+}
+
+/// A started payment: its view after the hold, and the state change this call made, if any.
+pub struct Started {
+    pub view: RequestView,
+    /// `None` when an `Idempotency-Key` led to an existing request.
+    pub transition: Option<Transition>,
+}
+
+impl Started {
+    fn created(view: RequestView) -> Started {
+        let transition = Some(Transition {
+            from: None,
+            to: view.state,
+        });
+        Started { view, transition }
     }
 }
 
@@ -30,16 +48,12 @@ pub async fn start_payment(
     wait: WaitSecs,
     origin: &str,
     key: Option<&IdempotencyKey>,
-) -> Result<RequestView, ApiError> {
+) -> Result<Started, ApiError> {
     let Some(key) = key else {
-        return create(
-            env,
-            payment,
-            wait,
-            origin,
-            RequestId::generate().to_string(),
-        )
-        .await;
+        let request_id = RequestId::generate().to_string();
+        return create(env, payment, wait, origin, request_id)
+            .await
+            .map(Started::created);
     };
     let key_object = key.object_name(&payment.tenant);
     let cmd = ClaimCommand {
@@ -64,7 +78,11 @@ pub async fn start_payment(
                     tenant: payment.tenant.clone(),
                     wait_ms: wait.millis(),
                 };
-                return do_client::request_status(env, &request_id, &query).await;
+                let view = do_client::request_status(env, &request_id, &query).await?;
+                return Ok(Started {
+                    view,
+                    transition: None,
+                });
             }
             // The first call was cut short before its request was stored: finish it now,
             // under the request id the key already names.
@@ -75,7 +93,7 @@ pub async fn start_payment(
     // Answered (or failed): a retry with this key may now see the request's outcome. If this
     // call fails, the lease simply runs out.
     let _ = do_client::settle_key(env, &key_object, &request_id).await;
-    outcome
+    outcome.map(Started::created)
 }
 
 /// Takes the item lock, creates the request object and holds the caller.

@@ -184,12 +184,13 @@ impl PaymentRequest {
         if !self.remember_delivery(&cmd.message_id, now)? {
             return Ok(ResultReply::Replayed);
         }
+        let from = record.state;
         Ok(match record.deliver_result(cmd.result, now) {
             ResultOutcome::Stored => {
                 self.save(&record)?;
                 log_transition(&record, "result delivered");
                 self.on_terminal(&mut record).await?;
-                ResultReply::Stored
+                ResultReply::Stored { from }
             }
             ResultOutcome::AlreadyStored => ResultReply::AlreadyStored,
             ResultOutcome::Conflict => ResultReply::Conflict,
@@ -237,7 +238,7 @@ impl PaymentRequest {
         if let Err(e) = async { self.env.queue(binding)?.send(message).await }.await {
             console_error!(
                 "{}",
-                serde_json::json!({"level": "warn", "msg": "enqueue failed", "queue": binding, "request_id": record.request_id, "detail": e.to_string()})
+                serde_json::json!({"level": "warn", "msg": "enqueue failed", "queue": binding, "payment_id": record.request_id, "detail": e.to_string()})
             );
         }
         Ok(())
@@ -532,7 +533,7 @@ fn log_callback(record: &RequestRecord, event: &str, attempt: u32) {
         serde_json::json!({
             "level": "info",
             "msg": "callback",
-            "request_id": record.request_id,
+            "payment_id": record.request_id,
             "tenant": record.tenant,
             "event": event,
             "attempt": attempt,
@@ -546,7 +547,7 @@ fn log_transition(record: &RequestRecord, event: &str) {
         serde_json::json!({
             "level": "info",
             "msg": "state transition",
-            "request_id": record.request_id,
+            "payment_id": record.request_id,
             "tenant": record.tenant,
             "dialect": record.dialect.as_str(),
             "state": record.state.as_str(),

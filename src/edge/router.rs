@@ -1,14 +1,21 @@
 //! The edge router: matches method and path, dispatches to the route handlers, renders errors.
 
-use worker::{Context, Env, Method, Request, Response};
+use worker::worker_sys::web_sys;
+use worker::{console_error, console_log, Context, Date, Env, Method, Request, Response};
 
 use super::env_config::config;
-use super::http_io::{json_response, problem_response};
+use super::http_io::{json_response, problem_response, raw_response};
 use super::{
     callback_routes, fault_routes, internal_routes, sandbox_backend, servicestack_routes,
     zai_routes,
 };
 use crate::domain::api_error::ApiError;
+use crate::domain::request_log::{
+    accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
+};
+
+/// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
+const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
 
 fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
     if allowed.contains(method) {
@@ -18,16 +25,51 @@ fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), 
     }
 }
 
-/// Entry point for every HTTP request to the Worker. Never returns `Err`: every failure is a response.
-pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+/// The request's id: a well-formed incoming `X-Request-Id`, or a fresh one.
+pub fn request_id(req: &web_sys::Request) -> String {
+    let incoming = req.headers().get(REQUEST_ID_HEADER).ok().flatten();
+    accept_request_id(incoming.as_deref())
+        .map(str::to_owned)
+        .unwrap_or_else(|| generated_request_id(uuid::Uuid::new_v4()))
+}
+
+/// Entry point for every HTTP request to the Worker. Never returns `Err`: every failure is a
+/// response. Every response carries `X-Request-Id`; every request leaves one JSON log line.
+pub async fn handle(
+    req: Request,
+    env: Env,
+    ctx: Context,
+    request_id: String,
+) -> worker::Result<Response> {
+    let started_ms = Date::now().as_millis();
     let path = req.path();
-    let mut resp = match route(req, &env, &ctx, &path).await {
+    let method = req.method();
+    let mut facts = RequestFacts::default();
+    let mut resp = match route(req, &env, &ctx, &path, &mut facts).await {
         Ok(resp) => resp,
-        Err(e) => problem_response(&e, &path)?,
+        Err(e) => {
+            facts.error = Some(e.code());
+            problem_response(&e, &path)?
+        }
     };
+    let headers = resp.headers_mut();
     // Browsers must never sniff a JSON (or JSONP) answer into something else.
-    resp.headers_mut()
-        .set("x-content-type-options", "nosniff")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set(REQUEST_ID_HEADER, &request_id)?;
+    let status = resp.status_code();
+    let line = request_line(
+        &facts,
+        &request_id,
+        method.as_ref(),
+        status,
+        started_ms,
+        Date::now().as_millis(),
+    );
+    if status >= 500 {
+        console_error!("{line}");
+    } else {
+        console_log!("{line}");
+    }
     Ok(resp)
 }
 
@@ -40,12 +82,19 @@ fn servicestack_suffix(name: &str) -> Option<Option<&str>> {
     stem.eq_ignore_ascii_case("makePayment").then_some(suffix)
 }
 
-async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Response, ApiError> {
+async fn route(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    path: &str,
+    facts: &mut RequestFacts,
+) -> Result<Response, ApiError> {
     let url = req.url()?;
     let method = req.method();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["healthz"] => {
+            facts.route("/healthz", Surface::Meta);
             only(&method, &[Method::Get], "GET")?;
             let cfg = config(env)?;
             json_response(
@@ -53,38 +102,57 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
                 &serde_json::json!({"status": "ok", "sandbox": cfg.sandbox_enabled}),
             )
         }
+        ["openapi.json"] => {
+            facts.route("/openapi.json", Surface::Meta);
+            only(&method, &[Method::Get], "GET")?;
+            raw_response(
+                200,
+                "application/json",
+                OPENAPI_DOCUMENT.as_bytes().to_vec(),
+            )
+        }
         ["items", item, "make_payment"] => {
+            facts.route("/items/{item}/make_payment", Surface::Zai);
             only(&method, &[Method::Patch, Method::Post], "PATCH, POST")?;
-            zai_routes::make_payment(req, env, &url, item).await
+            zai_routes::make_payment(req, env, &url, item, facts).await
         }
         ["request", id, "status"] => {
+            facts.route("/request/{id}/status", Surface::Zai);
             only(&method, &[Method::Get], "GET")?;
-            zai_routes::status(req, env, &url, id).await
+            zai_routes::status(req, env, &url, id, facts).await
         }
         ["request", id, "callbacks"] => {
+            facts.route("/request/{id}/callbacks", Surface::Zai);
             only(&method, &[Method::Get], "GET")?;
-            callback_routes::log(req, env, &url, id).await
+            callback_routes::log(req, env, &url, id, facts).await
         }
         ["request", id, "callbacks", "replay"] => {
+            facts.route("/request/{id}/callbacks/replay", Surface::Zai);
             only(&method, &[Method::Post], "POST")?;
-            callback_routes::replay(req, env, &url, id).await
+            callback_routes::replay(req, env, &url, id, facts).await
         }
         ["internal", "requests", id, "result"] => {
+            facts.route("/internal/requests/{id}/result", Surface::Internal);
             only(&method, &[Method::Post], "POST")?;
-            internal_routes::backend_result(req, env, id).await
+            internal_routes::backend_result(req, env, id, facts).await
         }
         ["mobile", "payments", name] => match servicestack_suffix(name) {
             // The ServiceStack dialect renders its own errors, in its own shape.
-            Some(suffix) => Ok(servicestack_routes::make_payment(req, env, &url, suffix).await?),
+            Some(suffix) => {
+                facts.route("/mobile/payments/makePayment", Surface::ServiceStack);
+                Ok(servicestack_routes::make_payment(req, env, &url, suffix, facts).await?)
+            }
             None => Err(ApiError::NotFound {
                 detail: "no such route",
             }),
         },
         ["__faults", fault @ ..] if config(env)?.fault_injection => {
+            facts.route("/__faults/{fault}", Surface::Meta);
             only(&method, &[Method::Post], "POST")?;
             fault_routes::inject(env, fault).await
         }
         ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
+            facts.route("/sandbox/payments", Surface::Sandbox);
             only(&method, &[Method::Post], "POST")?;
             sandbox_backend::payments(req, env, ctx, &url).await
         }

@@ -13,6 +13,7 @@ use super::payment_engine::start_payment;
 use super::zai_routes::authenticate;
 use crate::domain::api_error::ApiError;
 use crate::domain::request_body::{body_format, parse_form, BodyFormat};
+use crate::domain::request_log::RequestFacts;
 use crate::domain::request_record::{Links, RequestView, RETRY_AFTER_SECS};
 use crate::domain::servicestack_request::{merge_sources, ServiceStackPayment};
 use crate::domain::servicestack_response::{error_body, negotiate, render_view, Framing};
@@ -85,6 +86,7 @@ pub async fn make_payment(
     env: &Env,
     url: &Url,
     suffix: Option<&str>,
+    facts: &mut RequestFacts,
 ) -> worker::Result<Response> {
     let framing = negotiate(
         suffix,
@@ -94,11 +96,17 @@ pub async fn make_payment(
     );
     let framing = match framing {
         Ok(framing) => framing,
-        Err(e) => return error_response(&Framing::Json, &e),
+        Err(e) => {
+            facts.error = Some(e.code());
+            return error_response(&Framing::Json, &e);
+        }
     };
-    match handle(req, env, url, &framing).await {
+    match handle(req, env, url, &framing, facts).await {
         Ok(resp) => Ok(resp),
-        Err(e) => error_response(&framing, &e),
+        Err(e) => {
+            facts.error = Some(e.code());
+            error_response(&framing, &e)
+        }
     }
 }
 
@@ -107,12 +115,14 @@ async fn handle(
     env: &Env,
     url: &Url,
     framing: &Framing,
+    facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     if req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
+    facts.tenant(&client.tenant);
     let body = read_body(&mut req).await?;
     let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
 
@@ -143,7 +153,7 @@ async fn handle(
     let decision = WaitDecision::decide(None, prefs, DEFAULT_WAIT);
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
-    let view = start_payment(
+    let started = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
         decision.wait,
@@ -151,5 +161,7 @@ async fn handle(
         key.as_ref(),
     )
     .await?;
-    render(framing, &view, &origin, &decision)
+    facts.payment(&started.view.request_id);
+    facts.transition = started.transition;
+    render(framing, &started.view, &origin, &decision)
 }

@@ -16,6 +16,7 @@ use crate::domain::config::GatewayConfig;
 use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
+use crate::domain::request_log::RequestFacts;
 use crate::domain::request_record::{Links, RequestView, FAILED_STATUS, RETRY_AFTER_SECS};
 use crate::domain::servicestack_response::Framing;
 use crate::domain::wait::{Preferences, WaitDecision, WaitSecs};
@@ -35,9 +36,11 @@ pub async fn make_payment(
     env: &Env,
     url: &Url,
     item_raw: &str,
+    facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
+    facts.tenant(&client.tenant);
     let body = read_body(&mut req).await?;
     let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
     let fields = parse_fields(format, &body)?;
@@ -59,7 +62,7 @@ pub async fn make_payment(
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
-    let view = start_payment(
+    let started = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
         decision.wait,
@@ -67,7 +70,9 @@ pub async fn make_payment(
         key.as_ref(),
     )
     .await?;
-    render(&view, &origin, &decision)
+    facts.payment(&started.view.request_id);
+    facts.transition = started.transition;
+    render(&started.view, &origin, &decision)
 }
 
 /// `?wait=N` on the status link; absent is `None`, invalid is a 400 naming `wait`.
@@ -84,10 +89,13 @@ pub async fn status(
     env: &Env,
     url: &Url,
     id_raw: &str,
+    facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
     let client = authenticate(&cfg, &req)?;
+    facts.tenant(&client.tenant);
     let request_id = parse_request_id(id_raw)?;
+    facts.payment(&request_id);
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(query_wait(url)?, prefs, WaitSecs::ZERO);
     let query = StatusQuery {
@@ -95,6 +103,7 @@ pub async fn status(
         wait_ms: decision.wait.millis(),
     };
     let view = do_client::request_status(env, &request_id, &query).await?;
+    facts.surface = view.dialect.into();
     // The status link answers in the dialect the payment was made in.
     match view.dialect {
         Dialect::Zai => render(&view, &origin(url), &decision),
