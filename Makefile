@@ -18,7 +18,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Release builds skip wasm-opt for dev and tests (faster); `make deploy` sets WASM_OPT=1.
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+# Every file under src/ (Rust sources and the assets they include_str!).
+RUST_SOURCES := $(shell find src -type f ! -name '.reload-trigger') Cargo.toml Cargo.lock
 
 .PHONY: help setup dev test unit lint e2e worker deploy wasm-size bench clean
 
@@ -39,6 +40,12 @@ setup: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+# schemathesis (PyPI) for tests/e2e_openapi.rs, in a project-local virtual environment.
+.venv/.installed: tests/openapi-requirements.txt
+	@[ -x .venv/bin/python ] || python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/openapi-requirements.txt
 	@touch $@
 
 ## The Worker bundle in build/; wrangler's [build] command calls this.
@@ -72,7 +79,7 @@ lint:
 unit:
 	cargo test --lib
 
-e2e: worker
+e2e: worker .venv/.installed
 	cargo test --test 'e2e_*'
 
 ## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.
@@ -96,4 +103,4 @@ wasm-size: setup
 	@gzip -9 -c $$(ls build/index_bg.wasm build/worker/*.wasm 2>/dev/null | head -1) | wc -c | awk '{ printf "gzipped: %d bytes\n", $$1 }'
 
 clean:
-	rm -rf build target .wrangler
+	rm -rf build target .wrangler .venv
