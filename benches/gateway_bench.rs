@@ -5,7 +5,8 @@
 //! test backend and callback receiver, all on 127.0.0.1. Prints a markdown table and writes the
 //! same figures as JSON (`BENCH_JSON`, default `target/bench/report.json`). Every loop is bounded.
 //!
-//! Knobs: `BENCH_HELD` (held callers at once, default 10000), `BENCH_SAMPLES` (default 200).
+//! Knobs: `BENCH_HELD` (held callers at once, default 10000; a comma list runs a sweep),
+//! `BENCH_SAMPLES` (default 200).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -234,6 +235,44 @@ async fn first_callback(
 
 /// Ramps to `n` concurrent held callers (status long-polls of accepted payments on distinct
 /// items), then releases them all by posting their results.
+/// Posts a signed result the way a backend would: a `503` or a broken connection is tried
+/// again with backoff (200 ms doubling to 3.2 s, 8 tries at most). Returns the final status
+/// (0: never answered) and the number of tries.
+async fn post_result_like_a_backend(
+    client: &reqwest::Client,
+    gateway: &str,
+    id: &str,
+    item: &str,
+) -> (u16, u32) {
+    let payload = json!({"status": 200, "body": item_body(item, "completed", 22500)}).to_string();
+    let mut delay = Duration::from_millis(200);
+    let mut status = 0u16;
+    for tries in 1..=8u32 {
+        // A fresh webhook-id and timestamp per try, as a backend re-sending a delivery does.
+        let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let timestamp = support::signing::now_secs();
+        let sent = client
+            .post(format!("{gateway}/internal/requests/{id}/result"))
+            .header("content-type", "application/json")
+            .header("webhook-id", &msg_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                support::signing::sign(BACKEND_SECRET, &msg_id, timestamp, &payload),
+            )
+            .body(payload.clone())
+            .send()
+            .await;
+        status = sent.map(|r| r.status().as_u16()).unwrap_or(0);
+        if status != 503 && status != 0 {
+            return (status, tries);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(3200));
+    }
+    (status, 8)
+}
+
 async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
     // 1. Accept n payments without holding (bounded concurrency).
     let started = Instant::now();
@@ -316,29 +355,36 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
     let held = in_flight.load(Ordering::SeqCst);
     let ramp_secs = ramp.elapsed().as_secs_f64();
 
-    // 3. Release: post every result (bounded concurrency).
+    // 3. Release: post every result (bounded concurrency), retrying 503s like a backend.
     let release_started = Instant::now();
     let gate = Arc::new(Semaphore::new(64));
+    let poster = client.clone();
     let mut posts = Vec::with_capacity(accepted.len());
     for (item, id) in accepted.clone() {
-        let (gate, gateway) = (gate.clone(), gateway.to_owned());
+        let (gate, gateway, poster) = (gate.clone(), gateway.to_owned(), poster.clone());
         posts.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.ok()?;
-            let reply =
-                deliver_result(&gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
-            Some((reply.status, Instant::now()))
+            let (status, tries) = post_result_like_a_backend(&poster, &gateway, &id, &item).await;
+            Some((status, tries, Instant::now()))
         }));
     }
     let mut first_result: Option<Instant> = None;
     let mut last_result: Option<Instant> = None;
-    let mut results_failed = 0usize;
+    let (mut results_failed, mut result_retries) = (0usize, 0u32);
+    let mut result_failures: std::collections::BTreeMap<u16, usize> = Default::default();
     for post in posts {
         match post.await.ok().flatten() {
-            Some((200, at)) => {
+            Some((200, tries, at)) => {
+                result_retries += tries - 1;
                 first_result = Some(first_result.map_or(at, |f| f.min(at)));
                 last_result = Some(last_result.map_or(at, |l| l.max(at)));
             }
-            _ => results_failed += 1,
+            Some((status, tries, _)) => {
+                result_retries += tries - 1;
+                results_failed += 1;
+                *result_failures.entry(status).or_default() += 1;
+            }
+            None => results_failed += 1,
         }
     }
     let (mut released, mut wrong, mut errored, mut lost) = (0usize, 0usize, 0usize, 0usize);
@@ -386,6 +432,8 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
         "lost": lost,
         "repolls": repolls,
         "results_failed": results_failed,
+        "results_failed_by_status": result_failures,
+        "result_retries": result_retries,
         "first_to_last_result_ms": span(first_result, last_result),
         "first_result_to_last_release_ms": span(first_result, last_release),
         "release_wall_ms": ms(release_started.elapsed()),
@@ -422,7 +470,12 @@ fn f(v: &Value) -> String {
 
 fn main() {
     let samples = env_usize("BENCH_SAMPLES", 200);
-    let held_target = env_usize("BENCH_HELD", 10_000);
+    // One size, or a sweep (`BENCH_HELD=1000,2000,4000`) to find where holding breaks.
+    let held_targets: Vec<usize> = std::env::var("BENCH_HELD")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![10_000]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -444,8 +497,11 @@ fn main() {
         let wake = wake_up(&g, &backend, samples).await;
         eprintln!("first callback attempt…");
         let callback = first_callback(&g, &backend, &receiver, 50).await;
-        eprintln!("{held_target} held callers at once…");
-        let held = held_at_once(&g, &backend, held_target).await;
+        let mut held = Vec::new();
+        for &target in &held_targets {
+            eprintln!("{target} held callers at once…");
+            held.push(held_at_once(&g, &backend, target).await);
+        }
         json!({
             "rejection_cost": rejection,
             "sync_payment_cost": sync,
@@ -498,8 +554,9 @@ fn main() {
         ),
         "≤ 4×",
     );
-    let h = &report["held_callers"];
-    row(&mut table, "held callers at once", format!("target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); results first→last {} ms, last release {} ms after first result", h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"])), "10,000 with 0 lost");
+    for h in report["held_callers"].as_array().into_iter().flatten() {
+        row(&mut table, "held callers at once", format!("target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); result posts failed {} after {} retries; results first→last {} ms, last release {} ms after first result", h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], h["results_failed"], h["result_retries"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"])), "10,000 with 0 lost");
+    }
     let c = &report["first_callback_attempt"];
     row(
         &mut table,
