@@ -18,7 +18,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Release builds skip wasm-opt for dev and tests (faster); `make deploy` sets WASM_OPT=1.
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+# The demo page's HTML, JS and CSS are compiled in with include_str!, so they count as sources.
+RUST_SOURCES := $(shell find src -name '*.rs' -o -name '*.html' -o -name '*.js' -o -name '*.css') Cargo.toml Cargo.lock
+# Debian's Chromium drives the browser test (tests/e2e_demo_browser.rs); apt-get needs root.
+CHROMIUM := /usr/bin/chromium
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help setup dev test unit lint e2e worker deploy wasm-size bench clean
 
@@ -36,6 +40,7 @@ setup: node_modules/.package-lock.json
 	@[ "$$(worker-build --version 2>/dev/null)" = "$(WORKER_BUILD_VERSION)" ] || cargo install worker-build --version $(WORKER_BUILD_VERSION)
 	@# No --locked: wasm-bindgen-cli's own lockfile pins a crate the registry no longer has.
 	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ -x $(CHROMIUM) ] || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -56,6 +61,7 @@ dev: setup
 	@echo "       -u dev_key:dev_secret_0123456789 -H 'content-type: application/json' \\"
 	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
 	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
+	@echo "  web checkout demo: http://127.0.0.1:$(PORT)/demo"
 	@echo
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
