@@ -5,8 +5,8 @@ use worker::{Context, Env, Method, Request, Response};
 use super::env_config::config;
 use super::http_io::{json_response, problem_response};
 use super::{
-    callback_routes, fault_routes, internal_routes, sandbox_backend, servicestack_routes,
-    zai_routes,
+    callback_routes, demo_routes, fault_routes, internal_routes, sandbox_backend,
+    servicestack_routes, zai_routes,
 };
 use crate::domain::api_error::ApiError;
 
@@ -87,6 +87,10 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> Result<Res
         ["sandbox", "payments"] if config(env)?.sandbox_enabled => {
             only(&method, &[Method::Post], "POST")?;
             sandbox_backend::payments(req, env, ctx, &url).await
+        }
+        ["demo", rest @ ..] if config(env)?.sandbox_enabled => {
+            let cfg = config(env)?;
+            demo_routes::serve(&method, &cfg, rest)
         }
         _ => Err(ApiError::NotFound {
             detail: "no such route",
