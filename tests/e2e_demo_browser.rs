@@ -202,8 +202,8 @@ async fn a_shopper_pays_through_every_sandbox_scenario_in_chromium() {
     let markup = scenario(&report, "markup-in-response");
     assert_eq!(markup["state"], "error", "{markup}");
     assert_eq!(markup["http"], "400");
-    assert_eq!(report["markup"]["shownAsText"], true, "{report}");
     assert_eq!(report["markup"]["elementCreated"], false, "{report}");
+    assert_eq!(report["markup"]["shownAsText"], true, "{report}");
 
     let wrong = scenario(&report, "wrong-secret");
     assert_eq!(wrong["state"], "error", "{wrong}");
