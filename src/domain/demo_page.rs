@@ -158,6 +158,14 @@ mod tests {
     }
 
     #[test]
+    fn the_constant_is_the_documented_development_client() {
+        let example = include_str!("../../.dev.vars.example");
+        assert!(example.contains(&format!(
+            r#""key_id":"{DEV_KEY_ID}","secret":"{DEV_SECRET}""#
+        )));
+    }
+
+    #[test]
     fn a_configured_secret_never_reaches_the_page() {
         let page = render(DemoAsset::Page, prefill(true, &registry(PRODUCTION_LIKE)));
         assert!(!page.contains("sk_live_abcdefghijklmnop"));
