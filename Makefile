@@ -20,8 +20,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
 # Every file under src/ (Rust sources and the assets they include_str!).
 RUST_SOURCES := $(shell find src -type f ! -name '.reload-trigger') Cargo.toml Cargo.lock
+# Debian's Chromium drives the browser test (tests/e2e_demo_browser.rs); apt-get needs root.
+CHROMIUM := /usr/bin/chromium
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup dev test unit lint e2e worker deploy wasm-size bench clean
+.PHONY: help setup test-tools dev test unit lint e2e worker deploy wasm-size bench clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
@@ -41,6 +44,10 @@ setup: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+## What only the tests need: Debian's Chromium (the demo's browser test) and schemathesis.
+test-tools: .venv/.installed
+	@[ -x $(CHROMIUM) ] || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 # schemathesis (PyPI) for tests/e2e_openapi.rs, in a project-local virtual environment.
 .venv/.installed: tests/openapi-requirements.txt
@@ -63,6 +70,7 @@ dev: setup
 	@echo "       -u dev_key:dev_secret_0123456789 -H 'content-type: application/json' \\"
 	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
 	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
+	@echo "  web checkout demo: http://127.0.0.1:$(PORT)/demo"
 	@echo
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
@@ -79,7 +87,7 @@ lint:
 unit:
 	cargo test --lib
 
-e2e: worker .venv/.installed
+e2e: worker test-tools
 	cargo test --test 'e2e_*'
 
 ## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.

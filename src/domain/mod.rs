@@ -11,6 +11,7 @@ pub mod backend_contract;
 pub mod callback_delivery;
 pub mod callback_template;
 pub mod config;
+pub mod demo_page;
 pub mod idempotency;
 pub mod ids;
 pub mod payment;

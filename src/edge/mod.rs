@@ -6,6 +6,7 @@
 pub mod backend_client;
 pub mod callback_consumer;
 pub mod callback_routes;
+pub mod demo_routes;
 pub mod do_client;
 pub mod do_protocol;
 pub mod durable_storage;

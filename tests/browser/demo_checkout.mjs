@@ -1,0 +1,139 @@
+// Drives the sandbox checkout demo in headless Chromium and prints what the page showed, as JSON.
+//
+//   node tests/browser/demo_checkout.mjs <gateway base URL> <callback URL> [screenshot.png]
+//
+// It asserts nothing itself: tests/e2e_demo_browser.rs starts the gateway, runs this with a
+// deadline and asserts on the JSON. Exit status 0 means every step ran; anything else is a failure
+// (with the reason on stderr). Uses Debian's Chromium (/usr/bin/chromium); never downloads one.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [base, callbackUrl, screenshotPath] = process.argv.slice(2);
+if (!base || !base.startsWith('http://127.0.0.1:') || !callbackUrl) {
+  console.error('usage: demo_checkout.mjs http://127.0.0.1:<port> <callback URL> [screenshot.png]');
+  process.exit(2);
+}
+
+// The whole run is bounded, whatever Chromium does.
+const watchdog = setTimeout(() => {
+  console.error('demo_checkout: gave up after 150 s');
+  process.exit(3);
+}, 150_000);
+
+// Each scenario must end within this (the slowest, with a callback, takes about 4 s).
+const SCENARIO_DEADLINE_MS = 45_000;
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'edgepay-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+
+const report = { scenarios: [], consoleErrors: [], pageErrors: [] };
+try {
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') report.consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => report.pageErrors.push(String(err)));
+
+  await page.goto(base + '/demo', { waitUntil: 'load' });
+  await page.waitForFunction(() => document.body.dataset.runs === '0', null, { timeout: 10_000 });
+  report.title = await page.title();
+  report.banner = await page.textContent('#sandbox-banner');
+  report.prefill = {
+    keyId: await page.inputValue('#key-id'),
+    secretFilled: (await page.inputValue('#secret')).length > 0,
+    note: await page.textContent('#credential-note'),
+  };
+
+  // One payment: pick the scenario, set wait and callback, pay, wait for the run to end.
+  async function pay(name, { scenario, wait, callback = '' }) {
+    const before = Number(await page.getAttribute('body', 'data-runs'));
+    await page.check('#scenario-' + scenario);
+    await page.fill('#wait', String(wait));
+    await page.fill('#callback', callback);
+    const item = await page.inputValue('#item');
+    await page.click('#pay');
+    await page.waitForFunction((n) => Number(document.body.dataset.runs) > n, before, {
+      timeout: SCENARIO_DEADLINE_MS,
+    });
+    const shown = await page.evaluate(() => {
+      const text = (id) => document.getElementById(id).textContent;
+      return {
+        state: document.getElementById('state').dataset.state,
+        phases: Array.from(document.querySelectorAll('#timeline li'), (li) => li.dataset.phase),
+        timeline: Array.from(document.querySelectorAll('#timeline li'), (li) => li.textContent),
+        http: text('result-http'),
+        requestId: text('result-request-id'),
+        statusLink: text('result-status-link'),
+        itemState: text('result-item-state'),
+        message: text('result-message'),
+        callbackLogShown: !document.getElementById('callback-log').hidden,
+        callbacks: Array.from(document.querySelectorAll('#callback-rows tr'), (tr) =>
+          Array.from(tr.cells, (td) => td.textContent),
+        ),
+      };
+    });
+    report.scenarios.push({ name, scenario, wait, item, ...shown });
+    return shown;
+  }
+
+  await pay('instant', { scenario: 'instant', wait: 5 });
+  await pay('slow-held', { scenario: 'slow', wait: 5 });
+  await pay('slow-pending-with-callback', { scenario: 'slow', wait: 1, callback: callbackUrl });
+  if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true });
+  await pay('decline', { scenario: 'decline', wait: 5 });
+  await pay('error-recovers', { scenario: 'error-recovers', wait: 5 });
+  await pay('error-fails', { scenario: 'error-fails', wait: 10 });
+  await pay('held', { scenario: 'held', wait: 5 });
+
+  // Markup in a response is shown as text: the gateway's 400 echoes an unknown placeholder.
+  // (`<img/id=injected>` parses as an element with id `injected` if it is ever parsed as HTML.)
+  const injected = await pay('markup-in-response', {
+    scenario: 'instant',
+    wait: 0,
+    callback: 'https://shop.example.com/{<img/id=injected>}',
+  });
+  report.markup = {
+    shownAsText: injected.message.includes('<img/id=injected>'),
+    elementCreated: await page.evaluate(() => document.getElementById('injected') !== null),
+  };
+
+  // Wrong credentials: the 401 is shown as an error.
+  await page.fill('#secret', 'not-the-secret-0123456789');
+  await pay('wrong-secret', { scenario: 'instant', wait: 0 });
+
+  // Another origin cannot frame the page: the frame never gets the demo's document.
+  const framer = await context.newPage();
+  await framer.setContent(`<iframe id="f" src="${base}/demo" width="400" height="300"></iframe>`);
+  await framer.waitForFunction(() => document.getElementById('f') !== null);
+  const frame = await (await framer.$('#f')).contentFrame();
+  await frame.waitForLoadState('load', { timeout: 10_000 }).catch(() => {});
+  let framedPayButton = false;
+  try {
+    framedPayButton = await frame.evaluate(() => document.getElementById('pay') !== null);
+  } catch {
+    framedPayButton = false;
+  }
+  report.framing = { frameUrl: frame.url(), payButtonInFrame: framedPayButton };
+} finally {
+  await context.close().catch(() => {});
+  rmSync(userDataDir, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
+
+process.stdout.write(JSON.stringify(report) + '\n');
