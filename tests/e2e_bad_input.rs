@@ -366,7 +366,8 @@ fn describe(bad: &Bad) -> String {
 
 fn key_for(n: usize) -> Option<String> {
     // One malformed request in eight carries a key (each is checked with a payment of its own).
-    n.is_multiple_of(8).then(|| format!("bad-input-{}", uuid::Uuid::new_v4().simple()))
+    n.is_multiple_of(8)
+        .then(|| format!("bad-input-{}", uuid::Uuid::new_v4().simple()))
 }
 
 fn with_key(call: Call, key: &Option<String>) -> Call {
