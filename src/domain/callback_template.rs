@@ -79,7 +79,16 @@ impl CallbackTemplate {
         let (Ok(url_a), Ok(url_b)) = (Url::parse(&a), Url::parse(&b)) else {
             return Err(invalid("must be an absolute URL".to_owned()));
         };
-        if url_a.origin() != url_b.origin() {
+        // Compared by parts: a URL of a non-special scheme (gopher:, javascript:) has an opaque
+        // origin that never equals another, and would be misreported as a placeholder problem.
+        let place = |u: &Url| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port(),
+            )
+        };
+        if place(&url_a) != place(&url_b) {
             return Err(invalid(
                 "may only use placeholders in the path and query".to_owned(),
             ));
@@ -200,6 +209,23 @@ mod tests {
                 .code,
             "too_long"
         );
+    }
+
+    #[test]
+    fn other_schemes_are_refused_for_their_scheme() {
+        for raw in [
+            "gopher://a.example.com/",
+            "javascript:alert(1)",
+            "data:text/plain,hi",
+            "wss://a.example.com/{item}",
+        ] {
+            let err = CallbackTemplate::parse("callback", raw, PROD).unwrap_err();
+            assert!(err.message.contains("scheme"), "{raw:?}: {}", err.message);
+        }
+        // A placeholder in the host of a non-special scheme is still a placeholder problem.
+        let err =
+            CallbackTemplate::parse("callback", "gopher://{item}.example.com/", PROD).unwrap_err();
+        assert!(err.message.contains("placeholders"), "{}", err.message);
     }
 
     #[test]

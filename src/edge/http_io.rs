@@ -1,5 +1,6 @@
 //! HTTP plumbing for the edge: reading bounded bodies, headers, origins, and writing JSON and problem responses.
 
+use futures_util::StreamExt;
 use serde_json::Value;
 use worker::{console_error, Request, Response, Url};
 
@@ -30,7 +31,9 @@ pub fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`] (by `Content-Length` first).
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`]: by a declared `Content-Length` before
+/// reading, else as soon as the bytes received pass the limit. A body of unknown length (chunked,
+/// or a length the runtime does not pass on) is never buffered whole, nor waited for to the end.
 pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     if let Some(declared) = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
     {
@@ -40,8 +43,15 @@ pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
             });
         }
     }
-    let body = req.bytes().await?;
-    check_size(body.len())?;
+    let mut body = Vec::new();
+    if req.inner().body().is_none() {
+        return Ok(body);
+    }
+    let mut chunks = req.stream()?;
+    while let Some(chunk) = chunks.next().await {
+        body.extend_from_slice(&chunk?);
+        check_size(body.len())?;
+    }
     Ok(body)
 }
 

@@ -37,7 +37,7 @@ pub async fn payments(
         ApiError::Validation(vec![FieldError::new(
             "body",
             "malformed",
-            "not an edgepay dispatch",
+            "the body is not an edgepay dispatch",
         )])
     })?;
 

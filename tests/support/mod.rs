@@ -114,11 +114,12 @@ where
 }
 
 /// An HTTP call to the gateway as tenant A unless told otherwise.
+#[derive(Clone, Debug)]
 pub struct Call {
     pub method: reqwest::Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
+    pub body: Option<Vec<u8>>,
 }
 
 impl Call {
@@ -144,13 +145,24 @@ impl Call {
 
     pub fn json(self, body: &Value) -> Call {
         let mut call = self.header("content-type", "application/json");
-        call.body = Some(body.to_string());
+        call.body = Some(body.to_string().into_bytes());
         call
     }
 
-    pub fn raw(mut self, content_type: &str, body: impl Into<String>) -> Call {
+    pub fn raw(self, content_type: &str, body: impl Into<String>) -> Call {
+        self.bytes(content_type, body.into().into_bytes())
+    }
+
+    /// A body given byte for byte (it need not be UTF-8).
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Call {
         self = self.header("content-type", content_type);
-        self.body = Some(body.into());
+        self.body = Some(body);
+        self
+    }
+
+    /// Adds a header line even if one of that name is already set (duplicate headers).
+    pub fn also(mut self, name: &str, value: &str) -> Call {
+        self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -164,6 +176,11 @@ impl Call {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client");
+        self.send_with(&client).await
+    }
+
+    /// As `send`, on a client shared by many calls.
+    pub async fn send_with(self, client: &reqwest::Client) -> Reply {
         let mut req = client.request(self.method, &self.url);
         for (name, value) in &self.headers {
             req = req.header(name, value);
@@ -185,7 +202,73 @@ pub fn basic(key: &str, secret: &str) -> String {
     )
 }
 
+/// Sends every call with at most `limit` in flight; the replies come back in the calls' order.
+pub async fn send_all(calls: Vec<Call>, limit: usize) -> Vec<Reply> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut tasks = Vec::with_capacity(calls.len());
+    for call in calls {
+        let (client, permits) = (client.clone(), permits.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore open");
+            call.send_with(&client).await
+        }));
+    }
+    let mut replies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        replies.push(task.await.expect("a call task"));
+    }
+    replies
+}
+
 /// `PATCH {base}/items/{item}/make_payment` with a JSON body.
 pub fn make_payment(base: &str, item: &str, body: &Value) -> Call {
     Call::new("PATCH", format!("{base}/items/{item}/make_payment")).json(body)
+}
+
+/// Sends `request` byte for byte on a fresh connection to 127.0.0.1:`port` (for what an HTTP
+/// client refuses to send: lying or conflicting lengths, raw bytes in the request line) and
+/// returns the status and the rest of the answer. Reads until the server closes or 20 s pass.
+pub async fn raw_http(port: u16, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect to the gateway");
+    // The server may answer and close before reading everything; a failed write is fine.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            _ => break,
+        }
+        // One complete answer is enough: headers plus a body of the declared length.
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let declared = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if declared.is_some_and(|n| body.len() >= n) {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
