@@ -627,6 +627,31 @@ fn zai_body_cases() -> Vec<Case> {
             .about(Subject::Item { item, key: None }),
         );
     }
+    // A JSON member given twice is as ambiguous as a repeated form field.
+    for (what, body, field) in [
+        (
+            "repeated account_id",
+            format!("{{\"account_id\": \"{ACCOUNT}\", \"account_id\": \"{ACCOUNT}\"}}"),
+            "account_id",
+        ),
+        (
+            "repeated wait",
+            format!("{{\"account_id\": \"{ACCOUNT}\", \"wait\": 0, \"wait\": 30}}"),
+            "wait",
+        ),
+    ] {
+        let item = fresh_item("dup-json");
+        cases.push(
+            Case::new(
+                format!("JSON: {what}"),
+                Call::new("PATCH", pay_url(&item)).raw("application/json", body),
+                400,
+                Shape::Problem,
+            )
+            .naming(field)
+            .about(Subject::Item { item, key: None }),
+        );
+    }
     let valid = Value::Object(zai_valid()).to_string();
     let content_types = [
         "text/plain",

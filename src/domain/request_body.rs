@@ -58,6 +58,53 @@ fn body_error(message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError::new("body", "malformed", message)])
 }
 
+/// A name given twice is ambiguous in either body format, so it is refused, naming it.
+fn duplicate_error(name: &str) -> ApiError {
+    ApiError::Validation(vec![FieldError::new(
+        name,
+        "duplicate",
+        format!("`{name}` is given more than once"),
+    )])
+}
+
+/// A JSON body's top-level object, remembering the first member name given twice (plain
+/// `serde_json::Value` would keep the last one silently).
+struct TopLevelObject {
+    fields: BTreeMap<String, Value>,
+    duplicate: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevelObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = TopLevelObject;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevelObject, A::Error> {
+                let mut object = TopLevelObject {
+                    fields: BTreeMap::new(),
+                    duplicate: None,
+                };
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if object.fields.contains_key(&name) && object.duplicate.is_none() {
+                        object.duplicate = Some(name.clone());
+                    }
+                    object.fields.insert(name, value);
+                }
+                Ok(object)
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
 /// Decodes a body into top-level fields. Form values become JSON strings.
 pub fn parse_fields(
     format: Option<BodyFormat>,
@@ -71,9 +118,13 @@ pub fn parse_fields(
             }
             let text =
                 std::str::from_utf8(body).map_err(|_| body_error("the body is not valid UTF-8"))?;
-            match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
-                Ok(_) => Err(body_error("the JSON body must be an object")),
+            match serde_json::from_str::<TopLevelObject>(text) {
+                Ok(TopLevelObject {
+                    duplicate: Some(name),
+                    ..
+                }) => Err(duplicate_error(&name)),
+                Ok(object) => Ok(object.fields),
+                Err(e) if e.is_data() => Err(body_error("the JSON body must be an object")),
                 Err(e) => Err(body_error(format!(
                     "the body is not valid JSON (line {}, column {})",
                     e.line(),
@@ -113,11 +164,7 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
         let name = decode(name)?;
         let value = decode(value)?;
         if pairs.iter().any(|(n, _)| *n == name) {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                &name,
-                "duplicate",
-                format!("`{name}` is given more than once"),
-            )]));
+            return Err(duplicate_error(&name));
         }
         pairs.push((name, value));
     }
@@ -190,6 +237,29 @@ mod tests {
             let err = parse_fields(Some(BodyFormat::Json), bad).unwrap_err();
             assert_eq!(err.field_errors()[0].field, "body", "{bad:?}");
         }
+        let not_object = parse_fields(Some(BodyFormat::Json), b"[1]").unwrap_err();
+        assert!(not_object.field_errors()[0].message.contains("object"));
+        let syntax = parse_fields(Some(BodyFormat::Json), b"{\"a\" 1}").unwrap_err();
+        assert!(syntax.field_errors()[0]
+            .message
+            .contains("line 1, column 6"));
+        // A nested object may repeat names of the top level; only the top level is fields.
+        let nested = parse_fields(Some(BodyFormat::Json), br#"{"a": {"a": 1}, "b": 2}"#).unwrap();
+        assert_eq!(nested.len(), 2);
+    }
+
+    #[test]
+    fn a_json_name_given_twice_is_refused_naming_it() {
+        let err = parse_fields(
+            Some(BodyFormat::Json),
+            br#"{"account_id": "a", "wait": 1, "account_id": "b"}"#,
+        )
+        .unwrap_err();
+        let field = &err.field_errors()[0];
+        assert_eq!(
+            (field.field.as_str(), field.code),
+            ("account_id", "duplicate")
+        );
     }
 
     #[test]
