@@ -69,7 +69,8 @@ pub(crate) fn callback_template() -> impl Strategy<Value = String> {
         Just("{uuid}".to_owned()),
     ];
     (
-        "[a-z][a-z0-9-]{0,10}",
+        // One hyphen at most: `xn--` would start an (invalid) punycode label.
+        "[a-z][a-z0-9]{0,10}(-[a-z0-9]{1,4})?",
         prop_oneof![Just("example.com"), Just("shop.example.net"), Just("io")],
         proptest::option::of(1024u16..65535),
         proptest::collection::vec(segment, 0..5),
@@ -208,7 +209,7 @@ fn one_bad_field() -> impl Strategy<Value = (&'static str, Value)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(192))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn never_panics_and_every_error_names_a_known_field(
