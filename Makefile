@@ -24,12 +24,13 @@ RUST_SOURCES := $(shell find src -type f ! -name '.reload-trigger') Cargo.toml C
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup test-tools dev test unit lint e2e worker deploy wasm-size bench clean
+.PHONY: help setup test-tools dev test unit lint e2e worker deploy wasm-size bench fuzz fuzz-setup clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
+	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
 
 ## Set-up: idempotent; each step runs only when its tool is missing or at another version.
@@ -99,6 +100,32 @@ bench: setup
 	ulimit -n $$(ulimit -Hn) && \
 	BENCH_WASM_NOOPT=target/bench/without-wasm-opt.wasm BENCH_WASM_OPT=target/bench/with-wasm-opt.wasm \
 	cargo bench --bench gateway_bench
+
+## Fuzzing: every parser under libFuzzer (cargo-fuzz, nightly) for FUZZ_SECS seconds per target,
+## then the executions each reached. A crash stops the run; its input is in fuzz/artifacts/<target>/.
+## No sanitizer: the domain has no `unsafe`; debug assertions (overflow checks) stay on.
+FUZZ_SECS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ := cargo +nightly fuzz
+
+fuzz-setup:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+
+fuzz: fuzz-setup
+	$(FUZZ) build --sanitizer none
+	@mkdir -p fuzz/target/logs
+	@for t in $$($(FUZZ) list); do \
+		mkdir -p fuzz/corpus/$$t fuzz/seeds/$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECS) s"; \
+		$(FUZZ) run --sanitizer none $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECS) \
+			> fuzz/target/logs/$$t.log 2>&1 || { tail -n 40 fuzz/target/logs/$$t.log; exit 1; }; \
+	done
+	@echo; printf '%-22s %14s %8s %10s\n' target executions seconds 'execs/s'
+	@for t in $$($(FUZZ) list); do \
+		sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' fuzz/target/logs/$$t.log \
+			| awk -v t=$$t '{ printf "%-22s %14d %8d %10d\n", t, $$1, $$2, $$2 ? $$1 / $$2 : $$1 }'; \
+	done
 
 deploy: setup
 	$(MAKE) -B worker WASM_OPT=1

@@ -28,3 +28,27 @@ pub mod ssrf_rules;
 pub mod time;
 pub mod wait;
 pub mod zai_request;
+
+// Property tests of the parsers, one file per parser area (`make fuzz` fuzzes the same parsers).
+#[cfg(test)]
+mod auth_properties;
+#[cfg(test)]
+mod backend_contract_properties;
+#[cfg(test)]
+mod callback_template_properties;
+#[cfg(test)]
+mod idempotency_properties;
+#[cfg(test)]
+mod ids_properties;
+#[cfg(test)]
+mod property_strategies;
+#[cfg(test)]
+mod request_body_properties;
+#[cfg(test)]
+mod servicestack_request_properties;
+#[cfg(test)]
+mod ssrf_rules_properties;
+#[cfg(test)]
+mod wait_properties;
+#[cfg(test)]
+mod zai_request_properties;
