@@ -159,6 +159,11 @@ impl Call {
     }
 
     pub async fn send(self) -> Reply {
+        self.try_send().await.expect("the gateway answers")
+    }
+
+    /// As `send`, but a transport error (refused, reset, timed out) is returned, not a panic.
+    pub async fn try_send(self) -> Result<Reply, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
@@ -172,8 +177,8 @@ impl Call {
             req = req.body(body);
         }
         let started = Instant::now();
-        let resp = req.send().await.expect("the gateway answers");
-        Reply::from(resp, started).await
+        let resp = req.send().await?;
+        Ok(Reply::from(resp, started).await)
     }
 }
 
@@ -188,4 +193,22 @@ pub fn basic(key: &str, secret: &str) -> String {
 /// `PATCH {base}/items/{item}/make_payment` with a JSON body.
 pub fn make_payment(base: &str, item: &str, body: &Value) -> Call {
     Call::new("PATCH", format!("{base}/items/{item}/make_payment")).json(body)
+}
+
+/// A stable 64-bit hash of `seed` and `key` (FNV-1a, then a SplitMix64 finaliser): the same on
+/// every machine and Rust version, so a seed reproduces which calls a fault run fails.
+pub fn seeded_hash(seed: u64, key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in key.bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Whether the call named `key` is among the `permille` thousandths picked by `seed`.
+pub fn seeded_pick(seed: u64, key: &str, permille: u64) -> bool {
+    seeded_hash(seed, key) % 1000 < permille
 }
