@@ -20,11 +20,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help setup dev test unit lint e2e worker deploy wasm-size bench clean
+.PHONY: help setup dev test unit lint e2e soak worker deploy wasm-size bench clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
+	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100); prints its counts"
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
 
@@ -74,6 +75,11 @@ unit:
 
 e2e: worker
 	cargo test --test 'e2e_*'
+
+## The fault run at soak size (README "Tests"); FAULT_RUN_SEED=0x… replays a run.
+SOAK_N ?= 1000
+soak: setup worker
+	FAULT_RUN_N=$(SOAK_N) cargo test --test e2e_fault_run -- --nocapture
 
 ## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.
 bench: setup

@@ -574,8 +574,8 @@ async fn no_accepted_request_is_lost_across_backend_receiver_and_runtime_failure
         "seed 0x{seed:x} (rerun with FAULT_RUN_SEED=0x{seed:x}): {} lost, {} wrong\nlost:\n{}\nwrong:\n{}\n{}",
         report.lost.len(),
         report.wrong.len(),
-        report.lost.join("\n"),
-        report.wrong.join("\n"),
+        first_lines(&report.lost),
+        first_lines(&report.wrong),
         report.table
     );
     run.gateway.kill();
@@ -796,4 +796,14 @@ fn judge(
         "",
     );
     Report { table, lost, wrong }
+}
+
+/// The first lines of a long list, and how many more there are.
+fn first_lines(lines: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut shown = lines.iter().take(SHOWN).cloned().collect::<Vec<_>>();
+    if lines.len() > SHOWN {
+        shown.push(format!("… and {} more", lines.len() - SHOWN));
+    }
+    shown.join("\n")
 }
