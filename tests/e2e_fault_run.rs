@@ -370,12 +370,31 @@ async fn settle(plan: &Plan, base: &str, id: &str, seed: u64, trace: &mut Trace)
     }
 }
 
-/// Polls the delivery log until the callback is delivered or dead-lettered (`exhausted`).
-async fn await_callback(plan: &Plan, base: &str, id: &str, trace: &mut Trace) {
+/// Reads the delivery log until the callback is delivered or dead-lettered (`exhausted`).
+/// The log is read as soon as the receiver has acknowledged the delivery, and otherwise at
+/// growing intervals: a fault run with many payments must not become a load test of the log.
+async fn await_callback(plan: &Plan, base: &str, id: &str, receiver: &Receiver, trace: &mut Trace) {
     let link = format!("{base}/request/{id}/callbacks");
+    let webhook_id = format!("msg_{id}");
+    let acknowledged = || {
+        receiver
+            .received_at(&plan.callback_path())
+            .iter()
+            .any(|r| r.answer.acknowledged() && r.header("webhook-id") == Some(webhook_id.as_str()))
+    };
     let started = Instant::now();
     let mut last = String::new();
+    let mut pause = Duration::from_millis(250);
     while started.elapsed() < CALLBACK_DEADLINE {
+        let waiting = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let waited = waiting.elapsed();
+            if waited >= pause || (waited >= Duration::from_millis(200) && acknowledged()) {
+                break;
+            }
+        }
+        pause = (pause * 2).min(Duration::from_secs(4));
         if let Ok(log) = Call::new("GET", &link).try_send().await {
             let entries = log.json["callbacks"]
                 .as_array()
@@ -414,7 +433,6 @@ async fn await_callback(plan: &Plan, base: &str, id: &str, trace: &mut Trace) {
             }
             last = log.text;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     trace.problems.push(format!(
         "callback neither delivered nor exhausted after {CALLBACK_DEADLINE:?}; log: {last}"
@@ -523,6 +541,12 @@ async fn no_accepted_request_is_lost_across_backend_receiver_and_runtime_failure
             })
             .await
             .expect("restart");
+            println!(
+                "runtime SIGKILLed at {:.1} s ({} accepted), serving again {:.1} s later",
+                at.as_secs_f64(),
+                n / 2,
+                down.as_secs_f64()
+            );
             (at, down)
         })
     };
@@ -551,7 +575,7 @@ async fn no_accepted_request_is_lost_across_backend_receiver_and_runtime_failure
                 let _permit = polling.acquire().await.expect("semaphore");
                 settle(&plan, &base, &id, run.seed, &mut trace).await;
                 if plan.receiving.is_some() && trace.end.is_some() {
-                    await_callback(&plan, &base, &id, &mut trace).await;
+                    await_callback(&plan, &base, &id, &run.receiver, &mut trace).await;
                 }
             }
             traces.lock().unwrap().insert(plan.index, trace);
