@@ -38,10 +38,12 @@ const RESULT_TIMEOUT: Duration = Duration::from_secs(40);
 const PAYING_AT_ONCE: usize = 16;
 const POLLING_AT_ONCE: usize = 64;
 /// How long one payment may take to be accepted (the kill, a leased `Idempotency-Key`), and to
-/// reach its end state and its callback's end once accepted.
+/// reach its end state and its callback's end once accepted. The callback's bound covers a
+/// queue backlog: the local queue runs one batch of ten at a time, and a message lost with the
+/// kill is sent again only after its confirm window, which doubles while the queue is slow.
 const ACCEPT_DEADLINE: Duration = Duration::from_secs(120);
 const SETTLE_DEADLINE: Duration = Duration::from_secs(100);
-const CALLBACK_DEADLINE: Duration = Duration::from_secs(60);
+const CALLBACK_DEADLINE: Duration = Duration::from_secs(180);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dialect {
