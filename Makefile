@@ -24,11 +24,12 @@ RUST_SOURCES := $(shell find src -type f ! -name '.reload-trigger') Cargo.toml C
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup test-tools dev test unit lint e2e worker deploy wasm-size bench fuzz fuzz-setup clean
+.PHONY: help setup test-tools dev test unit lint e2e soak worker deploy wasm-size bench fuzz fuzz-setup clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
+	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100); prints its counts"
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
 	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
@@ -90,6 +91,11 @@ unit:
 
 e2e: worker test-tools
 	cargo test --test 'e2e_*'
+
+## The fault run at soak size (README "Tests"); FAULT_RUN_SEED=0x… replays a run.
+SOAK_N ?= 1000
+soak: setup worker
+	FAULT_RUN_N=$(SOAK_N) cargo test --test e2e_fault_run -- --nocapture
 
 ## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.
 bench: setup

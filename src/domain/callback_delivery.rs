@@ -11,6 +11,16 @@ use serde::{Deserialize, Serialize};
 /// The longest `Retry-After` honoured; longer requests are clamped to it.
 pub const MAX_RETRY_AFTER_MS: u64 = 6 * 60 * 60 * 1000;
 
+/// How many times the confirm window doubles while one message goes unreported (at most 16×).
+pub const MAX_CONFIRM_DOUBLINGS: u32 = 4;
+
+/// How long to wait for the report of a message put on the queue for the `resends`-th time
+/// again: `confirm_ms`, doubled for each re-send. A queue that is only slow is not flooded with
+/// copies (each copy makes it slower still); a message that was lost is still sent again.
+pub fn confirm_window(confirm_ms: u64, resends: u32) -> u64 {
+    confirm_ms.saturating_mul(1 << resends.min(MAX_CONFIRM_DOUBLINGS))
+}
+
 /// Timing of deliveries (from config).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackPolicyTiming {
@@ -132,6 +142,10 @@ pub struct CallbackState {
     /// Whether the dead-letter consumer has seen this exhausted delivery.
     #[serde(default)]
     pub dead_lettered: bool,
+    /// How many times the message now out (attempt or dead letter) was put on its queue again
+    /// unreported; it widens the confirm window.
+    #[serde(default)]
+    pub resends: u32,
 }
 
 /// What recording an attempt decided.
@@ -156,6 +170,7 @@ impl CallbackState {
             enqueued_attempt: None,
             confirm_by_ms: None,
             dead_lettered: false,
+            resends: 0,
         }
     }
 
@@ -173,8 +188,15 @@ impl CallbackState {
     }
 
     pub fn mark_enqueued(&mut self, attempt: u32, now_ms: u64, timing: &CallbackPolicyTiming) {
+        let again = self.enqueued_attempt == Some(attempt);
+        self.resends = if again {
+            self.resends.saturating_add(1)
+        } else {
+            0
+        };
         self.enqueued_attempt = Some(attempt);
-        self.confirm_by_ms = Some(now_ms.saturating_add(timing.confirm_ms));
+        self.confirm_by_ms =
+            Some(now_ms.saturating_add(confirm_window(timing.confirm_ms, self.resends)));
     }
 
     /// Whether `attempt` is the one the outbox is waiting for.
@@ -197,6 +219,7 @@ impl CallbackState {
         self.attempts = attempt;
         self.enqueued_attempt = None;
         self.confirm_by_ms = None;
+        self.resends = 0;
         let decided = match outcome {
             AttemptOutcome::Delivered => {
                 self.status = DeliveryStatus::Delivered;
@@ -234,7 +257,15 @@ impl CallbackState {
     }
 
     pub fn mark_dead_letter_sent(&mut self, now_ms: u64, timing: &CallbackPolicyTiming) {
-        self.confirm_by_ms = Some(now_ms.saturating_add(timing.confirm_ms));
+        // Exhaustion cleared the confirm deadline, so one is set only when sent before.
+        let again = self.confirm_by_ms.is_some();
+        self.resends = if again {
+            self.resends.saturating_add(1)
+        } else {
+            0
+        };
+        self.confirm_by_ms =
+            Some(now_ms.saturating_add(confirm_window(timing.confirm_ms, self.resends)));
     }
 
     /// The dead-letter consumer saw the message. Returns whether this is the first time
@@ -256,6 +287,7 @@ impl CallbackState {
         self.enqueued_attempt = None;
         self.confirm_by_ms = None;
         self.dead_lettered = false;
+        self.resends = 0;
     }
 
     /// When the owning object's alarm must fire for this delivery, if at all.
@@ -439,6 +471,62 @@ mod tests {
         s.mark_enqueued(1, 0, &t);
         assert_eq!(s.attempt_to_enqueue(499), None);
         assert_eq!(s.attempt_to_enqueue(500), Some(1));
+    }
+
+    #[test]
+    fn an_unreported_message_is_sent_again_at_doubling_intervals_up_to_sixteen_times() {
+        let t = short();
+        let mut s = CallbackState::new("r1", 0);
+        let mut now = 0;
+        let mut gaps = Vec::new();
+        s.mark_enqueued(1, now, &t);
+        for _ in 0..6 {
+            let due = s
+                .next_alarm_ms()
+                .expect("an alarm for the unconfirmed message");
+            assert_eq!(s.attempt_to_enqueue(due - 1), None);
+            assert_eq!(s.attempt_to_enqueue(due), Some(1), "the same attempt again");
+            gaps.push(due - now);
+            now = due;
+            s.mark_enqueued(1, now, &t);
+        }
+        assert_eq!(gaps, [500, 1_000, 2_000, 4_000, 8_000, 8_000]);
+        // Its report ends the backoff: the next attempt starts at the plain window.
+        let failed = AttemptOutcome::Failed {
+            retry_after_ms: None,
+        };
+        let Recorded::RetryAt(due) = s.record(1, &failed, now, &t, 0.5) else {
+            panic!("attempt 2 is scheduled");
+        };
+        s.mark_enqueued(2, due, &t);
+        assert_eq!(s.next_alarm_ms(), Some(due + 500));
+    }
+
+    #[test]
+    fn an_unconfirmed_dead_letter_is_sent_again_at_doubling_intervals() {
+        let t = short();
+        let failed = AttemptOutcome::Failed {
+            retry_after_ms: None,
+        };
+        let mut s = CallbackState::new("r1", 0);
+        for attempt in 1..=3 {
+            s.record(attempt, &failed, 0, &t, 0.5);
+        }
+        assert!(s.dead_letter_due(0));
+        s.mark_dead_letter_sent(0, &t);
+        assert_eq!(s.next_alarm_ms(), Some(500));
+        s.mark_dead_letter_sent(500, &t);
+        assert_eq!(s.next_alarm_ms(), Some(1_500));
+        assert!(s.confirm_dead_lettered());
+        assert_eq!(s.next_alarm_ms(), None);
+    }
+
+    #[test]
+    fn confirm_windows() {
+        for (resends, expected) in [(0, 45_000), (1, 90_000), (4, 720_000), (9, 720_000)] {
+            assert_eq!(confirm_window(45_000, resends), expected, "{resends}");
+        }
+        assert_eq!(confirm_window(u64::MAX, 3), u64::MAX);
     }
 
     #[test]

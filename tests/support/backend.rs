@@ -32,7 +32,33 @@ pub enum Behavior {
     Hang,
     /// Answer 500 to the first `n` submissions, then behave as `then`.
     FailTimes { n: u32, then: Box<Behavior> },
+    /// Answer 500 to the submissions `seed` picks (`permille` thousandths of them, by subject and
+    /// submission number), behave as `then` otherwise.
+    FailSome {
+        seed: u64,
+        permille: u64,
+        then: Box<Behavior>,
+    },
+    /// Answer 202, then deliver `status` and `body` to the gateway's signed result endpoint after
+    /// `after`, again while the gateway is unreachable or answers 5xx (see [`ResultDelivery`]).
+    AcknowledgeThenDeliver {
+        status: u16,
+        body: Value,
+        after: Duration,
+    },
 }
+
+/// How one result delivery of [`Behavior::AcknowledgeThenDeliver`] ended.
+#[derive(Clone, Debug)]
+pub struct ResultDelivery {
+    pub request_id: String,
+    /// The gateway's last answer; `None` when it never answered before the deadline.
+    pub status: Option<u16>,
+    pub tries: u32,
+}
+
+/// A real backend keeps trying to deliver a result this long.
+const RESULT_DELIVERY_DEADLINE: Duration = Duration::from_secs(180);
 
 #[derive(Clone, Debug)]
 pub struct Dispatch {
@@ -48,6 +74,9 @@ pub struct TestBackend {
     pub port: u16,
     behaviors: Mutex<HashMap<String, Behavior>>,
     dispatches: Mutex<Vec<Dispatch>>,
+    /// Where asynchronous results go (the gateway starts after its backend).
+    gateway: Mutex<Option<String>>,
+    deliveries: Mutex<Vec<ResultDelivery>>,
 }
 
 pub fn item_body(item: &str, state: &str, status: u32) -> Value {
@@ -63,6 +92,8 @@ impl TestBackend {
             port: listener.local_addr().expect("addr").port(),
             behaviors: Mutex::new(HashMap::new()),
             dispatches: Mutex::new(Vec::new()),
+            gateway: Mutex::new(None),
+            deliveries: Mutex::new(Vec::new()),
         });
         let served = backend.clone();
         std::thread::spawn(move || {
@@ -97,6 +128,21 @@ impl TestBackend {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The gateway that [`Behavior::AcknowledgeThenDeliver`] delivers results to.
+    pub fn deliver_results_to(&self, base: &str) {
+        *self.gateway.lock().unwrap() = Some(base.to_owned());
+    }
+
+    /// Every dispatch received so far.
+    pub fn dispatches(&self) -> Vec<Dispatch> {
+        self.dispatches.lock().unwrap().clone()
+    }
+
+    /// Every finished result delivery so far.
+    pub fn deliveries(&self) -> Vec<ResultDelivery> {
+        self.deliveries.lock().unwrap().clone()
+    }
+
     pub fn script(&self, item: &str, behavior: Behavior) {
         self.behaviors
             .lock()
@@ -128,7 +174,7 @@ impl TestBackend {
         .await
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -178,9 +224,86 @@ impl TestBackend {
                 body: item_body(&dispatch.subject, "completed", 22500),
                 after: Duration::ZERO,
             });
-        let submission = dispatch.submission_count;
+        let behavior = resolve(behavior, &dispatch.subject, dispatch.submission_count);
+        let request_id = dispatch.request_id.clone();
         self.dispatches.lock().unwrap().push(dispatch);
-        respond(behavior, submission).await
+        if let Behavior::AcknowledgeThenDeliver {
+            status,
+            body,
+            after,
+        } = &behavior
+        {
+            let gateway = self.gateway.lock().unwrap().clone();
+            if let Some(base) = gateway {
+                let (status, body, after) = (*status, body.clone(), *after);
+                let backend = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let done = deliver_until_answered(&base, &request_id, status, &body).await;
+                    backend.deliveries.lock().unwrap().push(done);
+                });
+            }
+        }
+        respond(behavior).await
+    }
+}
+
+/// The behaviour for this submission, with the failure rules applied.
+fn resolve(behavior: Behavior, subject: &str, submission: u32) -> Behavior {
+    let scripted_failure = || Behavior::Answer {
+        status: 500,
+        body: json!({"error": "scripted failure"}),
+        after: Duration::ZERO,
+    };
+    match behavior {
+        Behavior::FailTimes { n, .. } if submission <= n => scripted_failure(),
+        Behavior::FailTimes { then, .. } => resolve(*then, subject, submission),
+        Behavior::FailSome { seed, permille, .. }
+            if super::seeded_pick(seed, &format!("submit/{subject}/{submission}"), permille) =>
+        {
+            scripted_failure()
+        }
+        Behavior::FailSome { then, .. } => resolve(*then, subject, submission),
+        leaf => leaf,
+    }
+}
+
+/// Delivers a result as a real backend would: under one message id, again after a transport
+/// error or a 5xx (the gateway restarting), until any other answer or the deadline.
+async fn deliver_until_answered(
+    base: &str,
+    request_id: &str,
+    status: u16,
+    body: &Value,
+) -> ResultDelivery {
+    let payload = json!({"status": status, "body": body}).to_string();
+    let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
+    let mut tries = 0;
+    let mut last = None;
+    while started.elapsed() < RESULT_DELIVERY_DEADLINE {
+        tries += 1;
+        let sent = try_deliver_signed(
+            base,
+            request_id,
+            &payload,
+            &msg_id,
+            now_secs(),
+            BACKEND_SECRET,
+        )
+        .await;
+        if let Ok(reply) = sent {
+            last = Some(reply.status);
+            if reply.status < 500 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    ResultDelivery {
+        request_id: request_id.to_owned(),
+        status: last,
+        tries,
     }
 }
 
@@ -192,34 +315,29 @@ fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
         .unwrap_or_default()
 }
 
-fn respond(
-    behavior: Behavior,
-    submission: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response<Full<Bytes>>> + Send>> {
-    Box::pin(async move {
-        match behavior {
-            Behavior::Answer {
-                status,
-                body,
-                after,
-            } => {
-                tokio::time::sleep(after).await;
-                json_response(status, &body)
-            }
-            Behavior::Acknowledge => json_response(202, &json!({"status": "accepted"})),
-            Behavior::Hang => {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                json_response(500, &json!({}))
-            }
-            Behavior::FailTimes { n, then } => {
-                if submission <= n {
-                    json_response(500, &json!({"error": "scripted failure"}))
-                } else {
-                    respond(*then, submission).await
-                }
-            }
+/// Answers a resolved behaviour (see [`resolve`]).
+async fn respond(behavior: Behavior) -> Response<Full<Bytes>> {
+    match behavior {
+        Behavior::Answer {
+            status,
+            body,
+            after,
+        } => {
+            tokio::time::sleep(after).await;
+            json_response(status, &body)
         }
-    })
+        Behavior::Acknowledge | Behavior::AcknowledgeThenDeliver { .. } => {
+            json_response(202, &json!({"status": "accepted"}))
+        }
+        Behavior::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            json_response(500, &json!({}))
+        }
+        // `resolve` never leaves these.
+        Behavior::FailTimes { .. } | Behavior::FailSome { .. } => {
+            json_response(500, &json!({"error": "unresolved behaviour"}))
+        }
+    }
 }
 
 /// Delivers an asynchronous result to the gateway, signed with the backend secret.
@@ -246,8 +364,24 @@ pub async fn deliver_signed(
     timestamp: u64,
     secret: &str,
 ) -> Reply {
+    try_deliver_signed(base, request_id, payload, msg_id, timestamp, secret)
+        .await
+        .expect("result delivery reaches the gateway")
+}
+
+/// As `deliver_signed`, but a transport error is returned, not a panic.
+pub async fn try_deliver_signed(
+    base: &str,
+    request_id: &str,
+    payload: &str,
+    msg_id: &str,
+    timestamp: u64,
+    secret: &str,
+) -> Result<Reply, reqwest::Error> {
     let started = Instant::now();
-    let resp = reqwest::Client::new()
+    let resp = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?
         .post(format!("{base}/internal/requests/{request_id}/result"))
         .header("content-type", "application/json")
         .header("webhook-id", msg_id)
@@ -258,7 +392,6 @@ pub async fn deliver_signed(
         )
         .body(payload.to_owned())
         .send()
-        .await
-        .expect("result delivery reaches the gateway");
-    Reply::from(resp, started).await
+        .await?;
+    Ok(Reply::from(resp, started).await)
 }

@@ -171,6 +171,11 @@ impl Call {
     }
 
     pub async fn send(self) -> Reply {
+        self.try_send().await.expect("the gateway answers")
+    }
+
+    /// As `send`, but a transport error (refused, reset, timed out) is returned, not a panic.
+    pub async fn try_send(self) -> Result<Reply, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
@@ -179,8 +184,8 @@ impl Call {
         self.send_with(&client).await
     }
 
-    /// As `send`, on a client shared by many calls.
-    pub async fn send_with(self, client: &reqwest::Client) -> Reply {
+    /// As `try_send`, on a client shared by many calls.
+    pub async fn send_with(self, client: &reqwest::Client) -> Result<Reply, reqwest::Error> {
         let mut req = client.request(self.method, &self.url);
         for (name, value) in &self.headers {
             req = req.header(name, value);
@@ -189,8 +194,8 @@ impl Call {
             req = req.body(body);
         }
         let started = Instant::now();
-        let resp = req.send().await.expect("the gateway answers");
-        Reply::from(resp, started).await
+        let resp = req.send().await?;
+        Ok(Reply::from(resp, started).await)
     }
 }
 
@@ -215,7 +220,7 @@ pub async fn send_all(calls: Vec<Call>, limit: usize) -> Vec<Reply> {
         let (client, permits) = (client.clone(), permits.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore open");
-            call.send_with(&client).await
+            call.send_with(&client).await.expect("the gateway answers")
         }));
     }
     let mut replies = Vec::with_capacity(tasks.len());
@@ -271,4 +276,22 @@ pub async fn raw_http(port: u16, request: &[u8]) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// A stable 64-bit hash of `seed` and `key` (FNV-1a, then a SplitMix64 finaliser): the same on
+/// every machine and Rust version, so a seed reproduces which calls a fault run fails.
+pub fn seeded_hash(seed: u64, key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in key.bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Whether the call named `key` is among the `permille` thousandths picked by `seed`.
+pub fn seeded_pick(seed: u64, key: &str, permille: u64) -> bool {
+    seeded_hash(seed, key) % 1000 < permille
 }

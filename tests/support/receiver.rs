@@ -1,7 +1,11 @@
 //! A callback receiver on 127.0.0.1 that records every request and answers as each path is scripted.
+//!
+//! Besides fixed answers it can fail like a real receiver does: a 5xx, an answer held past the
+//! sender's timeout, or a connection reset (RST, no answer at all).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +29,31 @@ pub enum Script {
     RetryAfterThen(u64),
     /// Never answer the first request (hold it for a minute), then 200.
     HangOnce,
+    /// Fail the requests `seed` picks (`permille` thousandths, by path and how many requests the
+    /// path had before), in turn with a 5xx, a 500 held for `hold` (past the sender's timeout) or
+    /// a connection reset; 200 otherwise.
+    Faulty {
+        seed: u64,
+        permille: u64,
+        hold: Duration,
+    },
+}
+
+/// What the receiver did with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Status(u16),
+    /// Held, then answered this status (the sender had usually given up by then).
+    HeldThen(u16),
+    /// The connection was reset without an answer.
+    Reset,
+}
+
+impl Answer {
+    /// Whether the sender got a 2xx.
+    pub fn acknowledged(self) -> bool {
+        matches!(self, Answer::Status(200..=299))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +62,7 @@ pub struct Received {
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
     pub at: Instant,
+    pub answer: Answer,
 }
 
 impl Received {
@@ -70,13 +100,21 @@ impl Receiver {
                     };
                     let receiver = served.clone();
                     tokio::spawn(async move {
+                        // A second handle on the socket, to reset it while hyper owns the stream.
+                        let second = stream.as_fd().try_clone_to_owned().ok();
+                        let reset = Arc::new(tokio::sync::Notify::new());
+                        let asked = reset.clone();
                         let svc = service_fn(move |req| {
                             let receiver = receiver.clone();
-                            async move { Ok::<_, Infallible>(receiver.handle(req).await) }
+                            let asked = asked.clone();
+                            async move { Ok::<_, Infallible>(receiver.handle(req, &asked).await) }
                         });
-                        let _ = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
+                        let serve =
+                            http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                        tokio::select! {
+                            _ = serve => {}
+                            () = reset.notified() => reset_connection(second),
+                        }
                     });
                 }
             });
@@ -91,6 +129,11 @@ impl Receiver {
 
     pub fn script(&self, path: &str, script: Script) {
         self.scripts.lock().unwrap().insert(path.to_owned(), script);
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
     }
 
     /// Requests whose path (without the query) is `path`.
@@ -112,7 +155,11 @@ impl Receiver {
         .await
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        reset: &tokio::sync::Notify,
+    ) -> Response<Full<Bytes>> {
         let path_and_query = req
             .uri()
             .path_and_query()
@@ -126,20 +173,6 @@ impl Receiver {
             .await
             .map(|b| b.to_bytes().to_vec())
             .unwrap_or_default();
-        let seen_before = {
-            let mut received = self.received.lock().unwrap();
-            let seen = received
-                .iter()
-                .filter(|r| r.path_and_query.split('?').next() == Some(path.as_str()))
-                .count();
-            received.push(Received {
-                path_and_query,
-                headers,
-                body,
-                at: Instant::now(),
-            });
-            seen as u32
-        };
         let script = self
             .scripts
             .lock()
@@ -147,22 +180,94 @@ impl Receiver {
             .get(&path)
             .cloned()
             .unwrap_or(Script::Always(200));
-        let builder = Response::builder();
-        let builder = match script {
-            Script::Always(status) => builder.status(status),
-            Script::FailThen(n) if seen_before < n => builder.status(500),
-            Script::FailThen(_) => builder.status(200),
-            Script::Redirect(to) => builder.status(302).header("location", to),
-            Script::RetryAfterThen(secs) if seen_before == 0 => {
-                builder.status(503).header("retry-after", secs.to_string())
-            }
-            Script::RetryAfterThen(_) => builder.status(200),
-            Script::HangOnce if seen_before == 0 => {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                builder.status(500)
-            }
-            Script::HangOnce => builder.status(200),
+        // Decided and recorded under one lock, so concurrent requests count each other.
+        let (answer, extra, hold) = {
+            let mut received = self.received.lock().unwrap();
+            let seen_before = received
+                .iter()
+                .filter(|r| r.path_and_query.split('?').next() == Some(path.as_str()))
+                .count() as u32;
+            let decided = decide(&script, &path, seen_before);
+            received.push(Received {
+                path_and_query,
+                headers,
+                body,
+                at: Instant::now(),
+                answer: decided.0,
+            });
+            decided
         };
+        if let Some(hold) = hold {
+            tokio::time::sleep(hold).await;
+        }
+        let status = match answer {
+            Answer::Status(status) | Answer::HeldThen(status) => status,
+            Answer::Reset => {
+                reset.notify_one();
+                // The connection is torn down; this answer is never sent.
+                std::future::pending::<()>().await;
+                500
+            }
+        };
+        let mut builder = Response::builder().status(status);
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
         builder.body(Full::new(Bytes::new())).unwrap_or_default()
+    }
+}
+
+/// The answer to one request: what it is, extra headers, and how long to hold it first.
+fn decide(
+    script: &Script,
+    path: &str,
+    seen_before: u32,
+) -> (Answer, Vec<(&'static str, String)>, Option<Duration>) {
+    let now = |status| (Answer::Status(status), Vec::new(), None);
+    match script {
+        Script::Always(status) => now(*status),
+        Script::FailThen(n) if seen_before < *n => now(500),
+        Script::FailThen(_) => now(200),
+        Script::Redirect(to) => (Answer::Status(302), vec![("location", to.clone())], None),
+        Script::RetryAfterThen(secs) if seen_before == 0 => (
+            Answer::Status(503),
+            vec![("retry-after", secs.to_string())],
+            None,
+        ),
+        Script::RetryAfterThen(_) => now(200),
+        Script::HangOnce if seen_before == 0 => (
+            Answer::HeldThen(500),
+            Vec::new(),
+            Some(Duration::from_secs(60)),
+        ),
+        Script::HangOnce => now(200),
+        Script::Faulty {
+            seed,
+            permille,
+            hold,
+        } => {
+            let key = format!("deliver/{path}/{seen_before}");
+            if !super::seeded_pick(*seed, &key, *permille) {
+                return now(200);
+            }
+            match super::seeded_hash(*seed, &format!("fault/{key}")) % 3 {
+                0 => now(if seen_before.is_multiple_of(2) {
+                    500
+                } else {
+                    503
+                }),
+                1 => (Answer::HeldThen(500), Vec::new(), Some(*hold)),
+                _ => (Answer::Reset, Vec::new(), None),
+            }
+        }
+    }
+}
+
+/// Closes the connection with a reset: `SO_LINGER` 0, then the last handle is dropped (the
+/// caller has dropped hyper's), so the kernel sends RST instead of FIN.
+fn reset_connection(second: Option<std::os::fd::OwnedFd>) {
+    let Some(fd) = second else { return };
+    if let Ok(stream) = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd)) {
+        let _ = stream.set_zero_linger();
     }
 }
