@@ -9,34 +9,20 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::backend::{deliver_signed, item_body, Behavior, TestBackend};
+use support::backend::{deliver_signed, item_body, Behavior};
 use support::signing::{now_secs, sign};
 use support::*;
 
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        BackendHarness::start(
-            "auth-matrix",
-            &[
-                ("SANDBOX_ENABLED", "true"),
-                ("ALLOW_INSECURE_CALLBACKS", "false"),
-            ],
-        )
-    })
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
-
-fn backend() -> &'static TestBackend {
-    &harness().backend
-}
+shared_backend_harness!(
+    "auth-matrix",
+    &[
+        ("SANDBOX_ENABLED", "true"),
+        ("ALLOW_INSECURE_CALLBACKS", "false"),
+    ]
+);
 
 const CONCURRENCY: usize = 8;
 const DEADLINE: Duration = Duration::from_secs(20);

@@ -18,31 +18,18 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use support::backend::{item_body, Behavior, TestBackend};
+use support::backend::{item_body, Behavior};
 use support::signing::{now_secs, sign, sign_bytes};
 use support::*;
 
-/// The production callback setting (`ALLOW_INSECURE_CALLBACKS=false`), with the sandbox route served.
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        BackendHarness::start(
-            "bad-input",
-            &[
-                ("SANDBOX_ENABLED", "true"),
-                ("ALLOW_INSECURE_CALLBACKS", "false"),
-            ],
-        )
-    })
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
-
-fn backend() -> &'static TestBackend {
-    &harness().backend
-}
+// The production callback setting (`ALLOW_INSECURE_CALLBACKS=false`), with the sandbox route served.
+shared_backend_harness!(
+    "bad-input",
+    &[
+        ("SANDBOX_ENABLED", "true"),
+        ("ALLOW_INSECURE_CALLBACKS", "false"),
+    ]
+);
 
 /// Requests in flight at once: enough to finish in seconds, few enough for a shared machine.
 const CONCURRENCY: usize = 8;

@@ -2,21 +2,13 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
 use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| BackendHarness::start("idempotency", &[]))
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
+shared_backend_harness!("idempotency", &[]);
 
 fn key() -> String {
     unique("key")

@@ -23,14 +23,7 @@ const PROMPT: Duration = Duration::from_secs(5);
 /// What `wrangler dev` logs once a reload is serving.
 const RELOADED: &str = "Local server updated and ready";
 
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| BackendHarness::start("interruption", &[("FAULT_INJECTION", "true")]))
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
+shared_backend_harness!("interruption", &[("FAULT_INJECTION", "true")]);
 
 /// One fault at a time: a panic answers every request in flight in the instance.
 async fn turn() -> MutexGuard<'static, ()> {

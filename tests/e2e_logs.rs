@@ -2,33 +2,19 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::backend::{deliver_result, item_body, Behavior, TestBackend};
+use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        BackendHarness::start(
-            "logs",
-            &[
-                ("SANDBOX_ENABLED", "false"),
-                ("ALLOW_INSECURE_CALLBACKS", "true"),
-            ],
-        )
-    })
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
-
-fn backend() -> &'static TestBackend {
-    &harness().backend
-}
+shared_backend_harness!(
+    "logs",
+    &[
+        ("SANDBOX_ENABLED", "false"),
+        ("ALLOW_INSECURE_CALLBACKS", "true"),
+    ]
+);
 
 const DEADLINE: Duration = Duration::from_secs(20);
 

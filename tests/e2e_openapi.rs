@@ -15,15 +15,7 @@ fn gateway() -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
     GATEWAY.get_or_init(|| {
         // The sandbox is the backend, so every generated payment reaches a real outcome.
-        let port = gateway::free_port();
-        let vars = gateway_vars(
-            &format!("http://127.0.0.1:{port}/sandbox"),
-            &[
-                ("SANDBOX_ENABLED", "true"),
-                ("ALLOW_INSECURE_CALLBACKS", "false"),
-            ],
-        );
-        Gateway::start_on(port, "openapi", vars)
+        sandbox_gateway("openapi", &[("ALLOW_INSECURE_CALLBACKS", "false")])
     })
 }
 

@@ -13,16 +13,13 @@ fn gateway() -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
     GATEWAY.get_or_init(|| {
         // The sandbox is the backend, reached through the gateway's own port.
-        let port = gateway::free_port();
-        let vars = gateway_vars(
-            &format!("http://127.0.0.1:{port}/sandbox"),
+        sandbox_gateway(
+            "sandbox",
             &[
-                ("SANDBOX_ENABLED", "true"),
                 ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
                 ("RESULT_TIMEOUT_SECS", "3"),
             ],
-        );
-        Gateway::start_on(port, "sandbox", vars)
+        )
     })
 }
 

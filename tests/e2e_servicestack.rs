@@ -11,14 +11,7 @@ use support::*;
 
 fn gateway() -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
-    GATEWAY.get_or_init(|| {
-        let port = gateway::free_port();
-        let vars = gateway_vars(
-            &format!("http://127.0.0.1:{port}/sandbox"),
-            &[("SANDBOX_ENABLED", "true")],
-        );
-        Gateway::start_on(port, "servicestack", vars)
-    })
+    GATEWAY.get_or_init(|| sandbox_gateway("servicestack", &[]))
 }
 
 fn url(path_and_query: &str) -> String {

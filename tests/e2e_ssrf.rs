@@ -7,26 +7,13 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use serde_json::{json, Value};
-use support::backend::{Behavior, TestBackend};
+use support::backend::Behavior;
 use support::*;
 
-/// `ALLOW_INSECURE_CALLBACKS=false`, as `wrangler.toml` ships it (checked below), given
-/// explicitly so that no local `.dev.vars` can change it.
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| BackendHarness::start("ssrf", &[("ALLOW_INSECURE_CALLBACKS", "false")]))
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
-
-fn backend() -> &'static TestBackend {
-    &harness().backend
-}
+// `ALLOW_INSECURE_CALLBACKS=false`, as `wrangler.toml` ships it (checked below), given
+// explicitly so that no local `.dev.vars` can change it.
+shared_backend_harness!("ssrf", &[("ALLOW_INSECURE_CALLBACKS", "false")]);
 
 const CONCURRENCY: usize = 8;
 

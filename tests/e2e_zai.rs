@@ -2,36 +2,22 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::backend::{deliver_result, deliver_signed, item_body, Behavior, TestBackend};
+use support::backend::{deliver_result, deliver_signed, item_body, Behavior};
 use support::signing::now_secs;
 use support::*;
 
-fn harness() -> &'static BackendHarness {
-    static HARNESS: OnceLock<BackendHarness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        BackendHarness::start(
-            "zai",
-            &[
-                ("SANDBOX_ENABLED", "false"),
-                ("ALLOW_INSECURE_CALLBACKS", "true"),
-                ("DISPATCH_TIMEOUT_MS", "3000"),
-                ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
-            ],
-        )
-    })
-}
-
-fn base() -> &'static str {
-    &harness().gateway.base
-}
-
-fn backend() -> &'static TestBackend {
-    &harness().backend
-}
+shared_backend_harness!(
+    "zai",
+    &[
+        ("SANDBOX_ENABLED", "false"),
+        ("ALLOW_INSECURE_CALLBACKS", "true"),
+        ("DISPATCH_TIMEOUT_MS", "3000"),
+        ("DISPATCH_RETRY_DELAYS_MS", "200,200,200,200"),
+    ]
+);
 
 const DEADLINE: Duration = Duration::from_secs(20);
 

@@ -6,8 +6,8 @@ use worker::{Env, Request, Response, Url};
 use super::do_client;
 use super::do_protocol::ReplayReply;
 use super::env_config::config;
-use super::http_io::{json_response, origin, parse_request_id, set_header};
-use super::zai_routes::authenticate;
+use super::http_io::{json_response, origin, set_header};
+use super::zai_routes::caller_and_request;
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::request_log::RequestFacts;
 
@@ -27,10 +27,7 @@ pub async fn log(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = authenticate(&cfg, &req)?;
-    facts.tenant(&client.tenant);
-    let id = parse_request_id(id_raw)?;
-    facts.payment(&id);
+    let (client, id) = caller_and_request(&cfg, &req, id_raw, facts)?;
     let log = do_client::callback_log(env, &id, &client.tenant).await?;
     json_response(
         200,
@@ -46,10 +43,7 @@ pub async fn replay(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = authenticate(&cfg, &req)?;
-    facts.tenant(&client.tenant);
-    let id = parse_request_id(id_raw)?;
-    facts.payment(&id);
+    let (client, id) = caller_and_request(&cfg, &req, id_raw, facts)?;
     let refused = |message: &str| {
         ApiError::Validation(vec![FieldError::new("request", "not_replayable", message)])
     };

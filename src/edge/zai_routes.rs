@@ -31,6 +31,21 @@ pub fn authenticate<'a>(cfg: &'a GatewayConfig, req: &Request) -> Result<&'a Api
         })
 }
 
+/// For the `/request/{id}/…` routes: the authenticated caller and the request id, both noted
+/// for the log line. An id of another form is a `404`, like an unknown one.
+pub fn caller_and_request<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    id_raw: &str,
+    facts: &mut RequestFacts,
+) -> Result<(&'a ApiClient, String), ApiError> {
+    let client = authenticate(cfg, req)?;
+    facts.tenant(&client.tenant);
+    let request_id = parse_request_id(id_raw)?;
+    facts.payment(&request_id);
+    Ok((client, request_id))
+}
+
 pub async fn make_payment(
     mut req: Request,
     env: &Env,
@@ -92,10 +107,7 @@ pub async fn status(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = authenticate(&cfg, &req)?;
-    facts.tenant(&client.tenant);
-    let request_id = parse_request_id(id_raw)?;
-    facts.payment(&request_id);
+    let (client, request_id) = caller_and_request(&cfg, &req, id_raw, facts)?;
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(query_wait(url)?, prefs, WaitSecs::ZERO);
     let query = StatusQuery {

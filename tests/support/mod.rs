@@ -57,6 +57,40 @@ impl BackendHarness {
     }
 }
 
+/// Defines `harness()`, `base()` and `backend()` for a test binary whose tests share one
+/// gateway, named `$name` and wired to its own scriptable backend with the `$extra` vars; both
+/// start on first use.
+#[macro_export]
+macro_rules! shared_backend_harness {
+    ($name:expr, $extra:expr) => {
+        fn harness() -> &'static $crate::support::BackendHarness {
+            static HARNESS: ::std::sync::OnceLock<$crate::support::BackendHarness> =
+                ::std::sync::OnceLock::new();
+            HARNESS.get_or_init(|| $crate::support::BackendHarness::start($name, $extra))
+        }
+
+        #[allow(dead_code)]
+        fn base() -> &'static str {
+            &harness().gateway.base
+        }
+
+        #[allow(dead_code)]
+        fn backend() -> &'static $crate::support::backend::TestBackend {
+            &harness().backend
+        }
+    };
+}
+
+/// A gateway whose backend is its own sandbox (`SANDBOX_ENABLED=true`, `BACKEND_URL` on its
+/// own port), with the `extra` vars.
+pub fn sandbox_gateway(name: &str, extra: &[(&str, &str)]) -> gateway::Gateway {
+    let port = gateway::free_port();
+    let mut vars = vec![("SANDBOX_ENABLED", "true")];
+    vars.extend_from_slice(extra);
+    let vars = gateway_vars(&format!("http://127.0.0.1:{port}/sandbox"), &vars);
+    gateway::Gateway::start_on(port, name, vars)
+}
+
 /// A unique item id per call, so tests sharing one gateway never collide on the item lock.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
