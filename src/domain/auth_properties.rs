@@ -35,7 +35,7 @@ fn two_clients() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn any_header_parses_or_is_classified(header in proptest::option::of(any::<String>())) {

@@ -25,7 +25,7 @@ fn secret() -> impl Strategy<Value = SigningSecret> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn any_bytes_give_a_final_status_or_a_400_naming_a_field(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

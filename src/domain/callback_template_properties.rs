@@ -20,7 +20,7 @@ fn placeholder_name() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn never_panics_and_errors_name_the_field(raw in any::<String>(), insecure in any::<bool>()) {

@@ -24,7 +24,7 @@ fn payment(fields: Map<String, Value>) -> NewPayment {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(super::property_strategies::cases(128))]
 
     #[test]
     fn a_key_is_accepted_exactly_when_trimmed_it_is_1_to_255_printable_ascii(raw in any::<String>()) {

@@ -11,7 +11,7 @@ fn item_char(c: char) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn an_item_id_is_accepted_exactly_by_its_rule(raw in prop_oneof![any::<String>(), "[A-Za-z0-9._~-]{0,130}", "[A-Za-z0-9._~/ -]{0,10}"]) {

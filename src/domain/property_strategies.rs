@@ -6,6 +6,18 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// `cases` cases per property; a failing case is saved beside its test file
+/// (`<file>.regressions`) and re-run first from then on.
+pub fn cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("regressions"),
+        )),
+        ..ProptestConfig::default()
+    }
+}
+
 /// Any JSON value, nested a little.
 pub fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -12,7 +12,7 @@ use super::request_body::{
 };
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(super::property_strategies::cases(128))]
 
     #[test]
     fn any_bytes_decode_or_fail_naming_a_field(body in proptest::collection::vec(any::<u8>(), 0..256), json in any::<bool>()) {

@@ -140,7 +140,7 @@ fn string_pairs(pairs: &[(String, Value)]) -> Vec<(String, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(super::property_strategies::cases(128))]
 
     #[test]
     fn never_panics_and_every_error_names_a_dto_field(sources in proptest::collection::vec(field_map(&FIELDS), 0..4)) {

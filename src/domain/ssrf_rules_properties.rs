@@ -108,7 +108,7 @@ fn check(policy: CallbackPolicy, url: &str) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn every_special_v4_address_is_classified_and_refused_in_every_spelling(

@@ -56,7 +56,7 @@ fn wait_preference(n: u64) -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(super::property_strategies::cases(256))]
 
     #[test]
     fn parse_str_never_panics_and_accepts_exactly_digit_strings(raw in any::<String>()) {

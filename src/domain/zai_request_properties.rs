@@ -209,7 +209,7 @@ fn one_bad_field() -> impl Strategy<Value = (&'static str, Value)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(super::property_strategies::cases(128))]
 
     #[test]
     fn never_panics_and_every_error_names_a_known_field(
