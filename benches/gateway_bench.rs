@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::backend::{deliver_result, item_body, Behavior, TestBackend};
+use support::backend::{deliver_result, deliver_until_answered, item_body, Behavior, TestBackend};
 use support::gateway::Gateway;
 use support::receiver::{Receiver, Script};
 use support::*;
@@ -235,44 +235,6 @@ async fn first_callback(
 
 /// Ramps to `n` concurrent held callers (status long-polls of accepted payments on distinct
 /// items), then releases them all by posting their results.
-/// Posts a signed result the way a backend would: a `503` or a broken connection is tried
-/// again with backoff (200 ms doubling to 3.2 s, 8 tries at most). Returns the final status
-/// (0: never answered) and the number of tries.
-async fn post_result_like_a_backend(
-    client: &reqwest::Client,
-    gateway: &str,
-    id: &str,
-    item: &str,
-) -> (u16, u32) {
-    let payload = json!({"status": 200, "body": item_body(item, "completed", 22500)}).to_string();
-    let mut delay = Duration::from_millis(200);
-    let mut status = 0u16;
-    for tries in 1..=8u32 {
-        // A fresh webhook-id and timestamp per try, as a backend re-sending a delivery does.
-        let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        let timestamp = support::signing::now_secs();
-        let sent = client
-            .post(format!("{gateway}/internal/requests/{id}/result"))
-            .header("content-type", "application/json")
-            .header("webhook-id", &msg_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header(
-                "webhook-signature",
-                support::signing::sign(BACKEND_SECRET, &msg_id, timestamp, &payload),
-            )
-            .body(payload.clone())
-            .send()
-            .await;
-        status = sent.map(|r| r.status().as_u16()).unwrap_or(0);
-        if status != 503 && status != 0 {
-            return (status, tries);
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(3200));
-    }
-    (status, 8)
-}
-
 async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
     // 1. Accept n payments without holding (bounded concurrency).
     let started = Instant::now();
@@ -355,17 +317,17 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
     let held = in_flight.load(Ordering::SeqCst);
     let ramp_secs = ramp.elapsed().as_secs_f64();
 
-    // 3. Release: post every result (bounded concurrency), retrying 503s like a backend.
+    // 3. Release: post every result (bounded concurrency), retried on 5xx like a backend.
     let release_started = Instant::now();
     let gate = Arc::new(Semaphore::new(64));
-    let poster = client.clone();
     let mut posts = Vec::with_capacity(accepted.len());
     for (item, id) in accepted.clone() {
-        let (gate, gateway, poster) = (gate.clone(), gateway.to_owned(), poster.clone());
+        let (gate, gateway) = (gate.clone(), gateway.to_owned());
         posts.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.ok()?;
-            let (status, tries) = post_result_like_a_backend(&poster, &gateway, &id, &item).await;
-            Some((status, tries, Instant::now()))
+            let body = item_body(&item, "completed", 22500);
+            let delivery = deliver_until_answered(&gateway, &id, 200, &body).await;
+            Some((delivery.status.unwrap_or(0), delivery.tries, Instant::now()))
         }));
     }
     let mut first_result: Option<Instant> = None;

@@ -270,7 +270,7 @@ fn resolve(behavior: Behavior, subject: &str, submission: u32) -> Behavior {
 
 /// Delivers a result as a real backend would: under one message id, again after a transport
 /// error or a 5xx (the gateway restarting), until any other answer or the deadline.
-async fn deliver_until_answered(
+pub async fn deliver_until_answered(
     base: &str,
     request_id: &str,
     status: u16,
