@@ -9,7 +9,7 @@ use crate::domain::api_error::ApiError;
 use crate::domain::idempotency::{fingerprint, Claim, IdempotencyKey};
 use crate::domain::ids::RequestId;
 use crate::domain::payment::NewPayment;
-use crate::domain::request_log::Transition;
+use crate::domain::request_log::{RequestFacts, Transition};
 use crate::domain::request_record::{Links, RequestView};
 use crate::domain::wait::WaitSecs;
 
@@ -21,39 +21,42 @@ fn in_flight(origin: &str, request_id: String) -> ApiError {
     }
 }
 
-/// A started payment: its view after the hold, and the state change this call made, if any.
-pub struct Started {
-    pub view: RequestView,
-    /// `None` when an `Idempotency-Key` led to an existing request.
-    pub transition: Option<Transition>,
-}
-
-impl Started {
-    fn created(view: RequestView) -> Started {
-        let transition = Some(Transition {
-            from: None,
-            to: view.state,
-        });
-        Started { view, transition }
-    }
-}
-
 /// Starts a validated payment and returns its view after holding up to `wait`.
 /// `origin` is used for the in-flight link of a `409`. With an `Idempotency-Key`, a repeat of
 /// the first request finds that request instead of starting another: `409` while the first
 /// call is still answering, then that request's current outcome (held up to `wait` too).
+/// The payment and the state change this call made, if any, are noted in `facts`.
 pub async fn start_payment(
     env: &Env,
     payment: NewPayment,
     wait: WaitSecs,
     origin: &str,
     key: Option<&IdempotencyKey>,
-) -> Result<Started, ApiError> {
+    facts: &mut RequestFacts,
+) -> Result<RequestView, ApiError> {
+    let (view, created) = start(env, payment, wait, origin, key).await?;
+    facts.payment(&view.request_id);
+    if created {
+        facts.transition = Some(Transition {
+            from: None,
+            to: view.state,
+        });
+    }
+    Ok(view)
+}
+
+/// The view, and whether this call created the request (not found it by its key).
+async fn start(
+    env: &Env,
+    payment: NewPayment,
+    wait: WaitSecs,
+    origin: &str,
+    key: Option<&IdempotencyKey>,
+) -> Result<(RequestView, bool), ApiError> {
     let Some(key) = key else {
         let request_id = RequestId::generate().to_string();
-        return create(env, payment, wait, origin, request_id)
-            .await
-            .map(Started::created);
+        let view = create(env, payment, wait, origin, request_id).await?;
+        return Ok((view, true));
     };
     let key_object = key.object_name(&payment.tenant);
     let cmd = ClaimCommand {
@@ -79,10 +82,7 @@ pub async fn start_payment(
                     wait_ms: wait.millis(),
                 };
                 let view = do_client::request_status(env, &request_id, &query).await?;
-                return Ok(Started {
-                    view,
-                    transition: None,
-                });
+                return Ok((view, false));
             }
             // The first call was cut short before its request was stored: finish it now,
             // under the request id the key already names.
@@ -93,7 +93,7 @@ pub async fn start_payment(
     // Answered (or failed): a retry with this key may now see the request's outcome. If this
     // call fails, the lease simply runs out.
     let _ = do_client::settle_key(env, &key_object, &request_id).await;
-    outcome.map(Started::created)
+    outcome.map(|view| (view, true))
 }
 
 /// Takes the item lock, creates the request object and holds the caller.

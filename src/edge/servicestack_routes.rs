@@ -153,15 +153,14 @@ async fn handle(
     let decision = WaitDecision::decide(None, prefs, DEFAULT_WAIT);
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
-    let started = start_payment(
+    let view = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
         decision.wait,
         &origin,
         key.as_ref(),
+        facts,
     )
     .await?;
-    facts.payment(&started.view.request_id);
-    facts.transition = started.transition;
-    render(framing, &started.view, &origin, &decision)
+    render(framing, &view, &origin, &decision)
 }

@@ -77,17 +77,16 @@ pub async fn make_payment(
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
-    let started = start_payment(
+    let view = start_payment(
         env,
         payment.into_new_payment(&client.tenant),
         decision.wait,
         &origin,
         key.as_ref(),
+        facts,
     )
     .await?;
-    facts.payment(&started.view.request_id);
-    facts.transition = started.transition;
-    render(&started.view, &origin, &decision)
+    render(&view, &origin, &decision)
 }
 
 /// `?wait=N` on the status link; absent is `None`, invalid is a 400 naming `wait`.
