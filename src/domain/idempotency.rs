@@ -140,13 +140,13 @@ impl KeyRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::domain) mod tests {
     use super::*;
     use crate::domain::payment::Dialect;
     use serde_json::Map;
 
-    fn payment(fields: &str) -> NewPayment {
-        let fields: Map<String, Value> = serde_json::from_str(fields).unwrap();
+    /// A Zai payment for tenant `t`, item `order-1`, with `fields` (a JSON object).
+    pub(in crate::domain) fn payment_with(fields: Map<String, Value>) -> NewPayment {
         NewPayment {
             tenant: "t".into(),
             dialect: Dialect::Zai,
@@ -155,6 +155,10 @@ mod tests {
             fields,
             callback: None,
         }
+    }
+
+    fn payment(fields: &str) -> NewPayment {
+        payment_with(serde_json::from_str(fields).unwrap())
     }
 
     #[test]

@@ -3,24 +3,13 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
+use super::idempotency::tests::payment_with as payment;
 use super::idempotency::{fingerprint, Claim, IdempotencyKey, KeyRecord, ANSWER_GRACE_MS, HEADER};
-use super::payment::{Dialect, NewPayment};
 use super::property_strategies::any_json;
 
 fn printable_ascii(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
     proptest::collection::vec(0x20u8..0x7f, len)
         .prop_map(|b| b.into_iter().map(char::from).collect())
-}
-
-fn payment(fields: Map<String, Value>) -> NewPayment {
-    NewPayment {
-        tenant: "t".into(),
-        dialect: Dialect::Zai,
-        subject: "order-1".into(),
-        account: None,
-        fields,
-        callback: None,
-    }
 }
 
 proptest! {
