@@ -39,6 +39,12 @@ pub enum ApiError {
     NotFound { detail: &'static str },
     /// 405 with the methods the route accepts.
     MethodNotAllowed { allow: &'static str },
+    /// 405: a ServiceStack operation this service does not have (ServiceStack's
+    /// `NotImplementedException`); `name` is the path's operation name.
+    UnknownOperation { name: String },
+    /// 405: several ServiceStack requests in one call (ServiceStack's `NotSupportedException`):
+    /// each payment has its own wait, `Idempotency-Key` and `409` rule, so it is its own call.
+    BatchNotSupported,
     /// 406: a response format the gateway does not produce.
     NotAcceptable { detail: &'static str },
     /// 409: a payment for this subject is already in flight.
@@ -66,7 +72,9 @@ impl ApiError {
             ApiError::Validation(_) => 400,
             ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => 401,
             ApiError::NotFound { .. } => 404,
-            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::MethodNotAllowed { .. }
+            | ApiError::UnknownOperation { .. }
+            | ApiError::BatchNotSupported => 405,
             ApiError::NotAcceptable { .. } => 406,
             ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -85,6 +93,8 @@ impl ApiError {
             ApiError::BadSignature { .. } => "bad_signature",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::UnknownOperation { .. } => "unknown_operation",
+            ApiError::BatchNotSupported => "batch_not_supported",
             ApiError::NotAcceptable { .. } => "not_acceptable",
             ApiError::InFlight { .. } => "duplicate_request_conflict",
             ApiError::ResultConflict { .. } => "result_conflict",
@@ -102,6 +112,8 @@ impl ApiError {
             ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized",
             ApiError::NotFound { .. } => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::UnknownOperation { .. } => "Unknown operation",
+            ApiError::BatchNotSupported => "Batch not supported",
             ApiError::NotAcceptable { .. } => "Not acceptable",
             ApiError::InFlight { .. } => "duplicate request conflict",
             ApiError::ResultConflict { .. } => "Result conflict",
@@ -126,6 +138,12 @@ impl ApiError {
             | ApiError::NotAcceptable { detail }
             | ApiError::ResultConflict { detail } => (*detail).to_owned(),
             ApiError::MethodNotAllowed { allow } => format!("this route accepts {allow}"),
+            ApiError::UnknownOperation { name } => {
+                format!("The operation '{name}' does not exist for this service")
+            }
+            ApiError::BatchNotSupported => {
+                "batched requests are not supported: send each MakePaymentRequest on its own".to_owned()
+            }
             ApiError::InFlight { request_id, .. } => {
                 format!("a payment for this subject is already in flight as request {request_id}")
             }
@@ -165,6 +183,8 @@ mod tests {
             (ApiError::Unauthorized { detail: "x" }, 401),
             (ApiError::NotFound { detail: "x" }, 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
+            (ApiError::UnknownOperation { name: "X".into() }, 405),
+            (ApiError::BatchNotSupported, 405),
             (
                 ApiError::InFlight {
                     request_id: "r".into(),

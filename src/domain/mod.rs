@@ -21,6 +21,7 @@ pub mod request_body;
 pub mod request_log;
 pub mod request_record;
 pub mod sandbox_scenarios;
+pub mod servicestack_operation;
 pub mod servicestack_request;
 pub mod servicestack_response;
 pub mod signing;

@@ -44,6 +44,19 @@ pub fn body_format(
     }
 }
 
+/// For the ServiceStack routes: a body that starts like JSON (`{` or `[` after blanks) is JSON
+/// whatever `Content-Type` says, as ServiceStack reads it (`JsonApiClient` sends JSON as
+/// `text/plain`). Any other body is decoded by its `Content-Type`, as [`body_format`] does.
+pub fn sniffed_body_format(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Option<BodyFormat>, ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b'[') => Ok(Some(BodyFormat::Json)),
+        _ => body_format(content_type, body.is_empty()),
+    }
+}
+
 /// Refuses bodies over the limit, by declared `Content-Length` (before reading) or actual size.
 pub fn check_size(len: usize) -> Result<(), ApiError> {
     if len > MAX_BODY_BYTES {
@@ -189,6 +202,36 @@ pub fn optional_string<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_is_sniffed_whatever_the_content_type() {
+        for ct in [
+            Some("text/plain;charset=UTF-8"),
+            None,
+            Some("application/octet-stream"),
+        ] {
+            assert_eq!(
+                sniffed_body_format(ct, b"  {\"paymentId\":1}"),
+                Ok(Some(BodyFormat::Json)),
+                "{ct:?}"
+            );
+        }
+        assert_eq!(
+            sniffed_body_format(None, b"[1]"),
+            Ok(Some(BodyFormat::Json))
+        );
+        assert_eq!(
+            sniffed_body_format(Some("application/x-www-form-urlencoded"), b"a=1"),
+            Ok(Some(BodyFormat::Form))
+        );
+        assert_eq!(sniffed_body_format(None, b""), Ok(None));
+        assert_eq!(
+            sniffed_body_format(Some("text/plain"), b"hello")
+                .unwrap_err()
+                .status(),
+            415
+        );
+    }
+
     use super::*;
 
     #[test]

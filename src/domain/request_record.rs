@@ -312,12 +312,15 @@ pub const FAILED_STATUS: u16 = 502;
 impl RequestView {
     pub fn message(&self) -> String {
         match self.state {
-            RequestState::Accepted => "Payment accepted; waiting for the payment backend. Poll the status link or wait for the callback.".to_owned(),
-            RequestState::Submitted => "Payment submitted to the payment backend; its result is pending. Poll the status link or wait for the callback.".to_owned(),
+            // Zai's own texts, which its clients compare.
+            RequestState::Accepted => "request awaiting submission".to_owned(),
+            RequestState::Submitted => "request awaiting response".to_owned(),
             RequestState::Completed => "The payment backend has answered.".to_owned(),
             RequestState::Failed => format!(
                 "The payment did not complete: {}.",
-                self.failure_reason.as_deref().unwrap_or("the backend did not answer")
+                self.failure_reason
+                    .as_deref()
+                    .unwrap_or("the backend did not answer")
             ),
         }
     }
@@ -539,6 +542,7 @@ mod tests {
         assert_eq!(v["request_id"], "r1");
         assert_eq!(v["state"], "accepted");
         assert_eq!(v["submission_count"], 0);
+        assert_eq!(v["message"], "request awaiting submission");
         assert_eq!(v["last_updated"], "1970-01-01T00:00:01.000Z");
         assert_eq!(
             v["links"]["status"],
@@ -547,6 +551,14 @@ mod tests {
         assert_eq!(
             v["links"]["callbacks"],
             "http://127.0.0.1:8787/request/r1/callbacks"
+        );
+        let mut submitted = r.clone();
+        submitted.begin_submission(2_000, &policy());
+        submitted.apply_reply(classify_reply(202, None, String::new()), 2_010, &policy());
+        assert_eq!(submitted.state, RequestState::Submitted);
+        assert_eq!(
+            submitted.view().status_object(&links)["message"],
+            "request awaiting response"
         );
         let no_cb = Links::new("https://pay.example.com", "r1", false);
         assert!(r.view().status_object(&no_cb)["links"]

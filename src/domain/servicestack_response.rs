@@ -90,6 +90,8 @@ pub fn error_code(error: &ApiError) -> String {
         ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized".into(),
         ApiError::NotFound { .. } => "NotFound".into(),
         ApiError::MethodNotAllowed { .. } => "MethodNotAllowed".into(),
+        ApiError::UnknownOperation { .. } => "NotImplementedException".into(),
+        ApiError::BatchNotSupported => "NotSupportedException".into(),
         ApiError::NotAcceptable { .. } => "NotAcceptable".into(),
         ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => "Conflict".into(),
         ApiError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
@@ -111,6 +113,8 @@ pub fn error_body(error: &ApiError) -> Value {
         ApiError::Validation(fields) => fields
             .first()
             .map_or_else(|| error.detail(), |f| f.message.clone()),
+        // ServiceStack's own text; which check failed is for the log line, not the caller.
+        ApiError::Unauthorized { .. } => "Not Authenticated".to_owned(),
         _ => error.detail(),
     };
     let mut status = json!({"errorCode": error_code(error), "message": message, "errors": errors});

@@ -29,6 +29,7 @@ use super::servicestack_routes;
 use crate::domain::api_error::ApiError;
 use crate::domain::request_log::REQUEST_ID_HEADER;
 use crate::domain::request_record::RETRY_AFTER_SECS;
+use crate::domain::servicestack_operation::is_servicestack_path;
 use crate::domain::servicestack_response::{sanitize_jsonp, Framing};
 
 /// The error shape a caller expects, fixed when its request arrives.
@@ -41,7 +42,7 @@ impl Shape {
     fn for_url(url: &str) -> Shape {
         let parsed = Url::parse(url).ok();
         let path = parsed.as_ref().map(|u| u.path()).unwrap_or("/");
-        if !path.starts_with("/mobile/payments/") {
+        if !is_servicestack_path(path) {
             return Shape::Problem {
                 instance: path.to_owned(),
             };

@@ -13,6 +13,7 @@ use crate::domain::api_error::ApiError;
 use crate::domain::request_log::{
     accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
 };
+use crate::domain::servicestack_operation;
 
 /// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
 const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
@@ -73,15 +74,6 @@ pub async fn handle(
     Ok(resp)
 }
 
-/// `makePayment` → `Some(None)`, `makePayment.json` → `Some(Some("json"))`; other names → `None`.
-fn servicestack_suffix(name: &str) -> Option<Option<&str>> {
-    let (stem, suffix) = match name.split_once('.') {
-        Some((stem, suffix)) => (stem, Some(suffix)),
-        None => (name, None),
-    };
-    stem.eq_ignore_ascii_case("makePayment").then_some(suffix)
-}
-
 async fn route(
     req: Request,
     env: &Env,
@@ -92,6 +84,12 @@ async fn route(
     let url = req.url()?;
     let method = req.method();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // The ServiceStack dialect (its custom route, `/api/…` and `/json/…`) renders its own
+    // errors, in its own shape.
+    if let Some(call) = servicestack_operation::classify(&segments) {
+        facts.route(call.endpoint.template(), Surface::ServiceStack);
+        return Ok(servicestack_routes::make_payment(req, env, &url, &call, facts).await?);
+    }
     match segments.as_slice() {
         ["healthz"] => {
             facts.route("/healthz", Surface::Meta);
@@ -136,16 +134,6 @@ async fn route(
             only(&method, &[Method::Post], "POST")?;
             internal_routes::backend_result(req, env, id, facts).await
         }
-        ["mobile", "payments", name] => match servicestack_suffix(name) {
-            // The ServiceStack dialect renders its own errors, in its own shape.
-            Some(suffix) => {
-                facts.route("/mobile/payments/makePayment", Surface::ServiceStack);
-                Ok(servicestack_routes::make_payment(req, env, &url, suffix, facts).await?)
-            }
-            None => Err(ApiError::NotFound {
-                detail: "no such route",
-            }),
-        },
         ["__faults", fault @ ..] if config(env)?.fault_injection => {
             facts.route("/__faults/{fault}", Surface::Meta);
             only(&method, &[Method::Post], "POST")?;

@@ -1,4 +1,5 @@
-//! The ServiceStack-compatible (Viviot) route: `POST /mobile/payments/makePayment[.json]`.
+//! The ServiceStack-compatible (Viviot) routes: the custom `POST /mobile/payments/makePayment[.json]`
+//! and the pre-defined `/api/MakePaymentRequest`, `/json/reply/…` and `/json/oneway/…`.
 //!
 //! A second front door to the same engine: it merges and validates the DTO,
 //! then calls `payment_engine::start_payment` like the Zai route does. It
@@ -12,9 +13,10 @@ use super::http_io::{add_error_headers, header, origin, raw_response, read_body,
 use super::payment_engine::start_payment;
 use super::zai_routes::authenticate;
 use crate::domain::api_error::ApiError;
-use crate::domain::request_body::{body_format, parse_form, BodyFormat};
+use crate::domain::request_body::{parse_form, sniffed_body_format, BodyFormat};
 use crate::domain::request_log::RequestFacts;
 use crate::domain::request_record::{Links, RequestView, RETRY_AFTER_SECS};
+use crate::domain::servicestack_operation::{Endpoint, Operation, ServiceStackCall};
 use crate::domain::servicestack_request::{merge_sources, ServiceStackPayment};
 use crate::domain::servicestack_response::{error_body, negotiate, render_view, Framing};
 use crate::domain::wait::{Preferences, WaitDecision, WaitSecs};
@@ -80,16 +82,16 @@ pub fn render(
     Ok(resp)
 }
 
-/// Entry point; `suffix` is the `.json`/`.xml` extension of the path, if any.
+/// Entry point for every route of the dialect; `call` says which route and operation.
 pub async fn make_payment(
     req: Request,
     env: &Env,
     url: &Url,
-    suffix: Option<&str>,
+    call: &ServiceStackCall,
     facts: &mut RequestFacts,
 ) -> worker::Result<Response> {
     let framing = negotiate(
-        suffix,
+        call.suffix.as_deref(),
         query_param(url, "format").as_deref(),
         header(&req, "accept").as_deref(),
         query_param(url, "callback").as_deref(),
@@ -101,7 +103,7 @@ pub async fn make_payment(
             return error_response(&Framing::Json, &e);
         }
     };
-    match handle(req, env, url, &framing, facts).await {
+    match handle(req, env, url, call, &framing, facts).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
             facts.error = Some(e.code());
@@ -114,9 +116,16 @@ async fn handle(
     mut req: Request,
     env: &Env,
     url: &Url,
+    call: &ServiceStackCall,
     framing: &Framing,
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
+    // As in ServiceStack, an operation that does not exist is refused before anything else.
+    match &call.operation {
+        Operation::MakePayment => {}
+        Operation::Batch => return Err(ApiError::BatchNotSupported),
+        Operation::Unknown(name) => return Err(ApiError::UnknownOperation { name: name.clone() }),
+    }
     if req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
@@ -124,7 +133,7 @@ async fn handle(
     let client = authenticate(&cfg, &req)?;
     facts.tenant(&client.tenant);
     let body = read_body(&mut req).await?;
-    let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
+    let format = sniffed_body_format(header(&req, "content-type").as_deref(), &body)?;
 
     let query: Vec<(String, Value)> = url
         .query_pairs()
@@ -149,8 +158,13 @@ async fn handle(
     };
     let payment = ServiceStackPayment::parse(&merge_sources(vec![query, form, json]))?;
 
-    let prefs = Preferences::parse(header(&req, "prefer").as_deref());
-    let decision = WaitDecision::decide(None, prefs, DEFAULT_WAIT);
+    let decision = if call.endpoint == Endpoint::JsonOneWay {
+        // One-way: accepted, and answered without waiting for the backend.
+        WaitDecision::decide(None, Preferences::default(), WaitSecs::ZERO)
+    } else {
+        let prefs = Preferences::parse(header(&req, "prefer").as_deref());
+        WaitDecision::decide(None, prefs, DEFAULT_WAIT)
+    };
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
     let view = start_payment(
