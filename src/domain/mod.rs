@@ -24,6 +24,7 @@ pub mod sandbox_scenarios;
 pub mod servicestack_operation;
 pub mod servicestack_request;
 pub mod servicestack_response;
+pub mod servicestack_types;
 pub mod signing;
 pub mod ssrf_rules;
 pub mod time;

@@ -4,7 +4,7 @@ use worker::worker_sys::web_sys;
 use worker::{console_error, console_log, Context, Date, Env, Method, Request, Response};
 
 use super::env_config::config;
-use super::http_io::{json_response, problem_response, raw_response};
+use super::http_io::{json_response, origin, problem_response, raw_response};
 use super::{
     callback_routes, demo_routes, fault_routes, internal_routes, sandbox_backend,
     servicestack_routes, zai_routes,
@@ -13,7 +13,7 @@ use crate::domain::api_error::ApiError;
 use crate::domain::request_log::{
     accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
 };
-use crate::domain::servicestack_operation;
+use crate::domain::{servicestack_operation, servicestack_types};
 
 /// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
 const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
@@ -74,6 +74,29 @@ pub async fn handle(
     Ok(resp)
 }
 
+/// "Add ServiceStack Reference": the operation's DTOs for the official tooling
+/// (`npx @servicestack/cli typescript-ref <base url>` and friends). Query options are ignored.
+fn servicestack_reference(url: &worker::Url, language: &str) -> Result<Response, ApiError> {
+    let base = origin(url);
+    let now_ms = Date::now().as_millis();
+    match language {
+        "typescript" => raw_response(
+            200,
+            "text/plain; charset=utf-8",
+            servicestack_types::typescript(&base, now_ms).into_bytes(),
+        ),
+        "csharp" => raw_response(
+            200,
+            "text/plain; charset=utf-8",
+            servicestack_types::csharp(&base, now_ms).into_bytes(),
+        ),
+        "metadata" => json_response(200, &servicestack_types::metadata(&base)),
+        _ => Err(ApiError::NotFound {
+            detail: "DTOs are served as /types/typescript, /types/csharp and /types/metadata",
+        }),
+    }
+}
+
 async fn route(
     req: Request,
     env: &Env,
@@ -108,6 +131,11 @@ async fn route(
                 "application/json",
                 OPENAPI_DOCUMENT.as_bytes().to_vec(),
             )
+        }
+        ["types", language] => {
+            facts.route("/types/{language}", Surface::Meta);
+            only(&method, &[Method::Get], "GET")?;
+            servicestack_reference(&url, language)
         }
         ["items", item, "make_payment"] => {
             facts.route("/items/{item}/make_payment", Surface::Zai);
