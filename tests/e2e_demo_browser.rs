@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -57,42 +56,12 @@ fn demo() -> &'static Demo {
     })
 }
 
-/// Runs the browser script against `base`, killing it (and its Chromium) at the deadline.
+/// Runs the browser script against `base` (`DEMO_SCREENSHOT` also saves a screenshot).
 async fn run_browser(base: &str, callback: &str) -> Value {
-    let mut cmd = tokio::process::Command::new("node");
-    cmd.arg("tests/browser/demo_checkout.mjs")
-        .arg(base)
-        .arg(callback)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Ok(shot) = std::env::var("DEMO_SCREENSHOT") {
-        cmd.arg(shot);
-    }
-    let child = cmd
-        .spawn()
-        .expect("node runs (Node.js 20 and `npm ci` are part of `make setup`)");
-    let pgid = child.id().expect("node's pid");
-    let output = match tokio::time::timeout(BROWSER_DEADLINE, child.wait_with_output()).await {
-        Ok(output) => output.expect("node's output"),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pgid}")])
-                .status();
-            panic!("the browser run did not finish within {BROWSER_DEADLINE:?}");
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser run failed ({}):\n{stderr}\n{stdout}",
-        output.status
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+    let shot = std::env::var("DEMO_SCREENSHOT").ok();
+    let mut args = vec![base, callback];
+    args.extend(shot.as_deref());
+    support::node::run_script("tests/browser/demo_checkout.mjs", &args, BROWSER_DEADLINE).await
 }
 
 fn scenario<'a>(report: &'a Value, name: &str) -> &'a Value {

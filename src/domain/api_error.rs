@@ -40,8 +40,8 @@ pub enum ApiError {
     /// 405 with the methods the route accepts.
     MethodNotAllowed { allow: &'static str },
     /// 405: a ServiceStack operation this service does not have (ServiceStack's
-    /// `NotImplementedException`); `name` is the path's operation name.
-    UnknownOperation { name: String },
+    /// `NotImplementedException`, with its text).
+    UnknownOperation,
     /// 405: several ServiceStack requests in one call (ServiceStack's `NotSupportedException`):
     /// each payment has its own wait, `Idempotency-Key` and `409` rule, so it is its own call.
     BatchNotSupported,
@@ -73,7 +73,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => 401,
             ApiError::NotFound { .. } => 404,
             ApiError::MethodNotAllowed { .. }
-            | ApiError::UnknownOperation { .. }
+            | ApiError::UnknownOperation
             | ApiError::BatchNotSupported => 405,
             ApiError::NotAcceptable { .. } => 406,
             ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => 409,
@@ -93,7 +93,7 @@ impl ApiError {
             ApiError::BadSignature { .. } => "bad_signature",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::UnknownOperation { .. } => "unknown_operation",
+            ApiError::UnknownOperation => "unknown_operation",
             ApiError::BatchNotSupported => "batch_not_supported",
             ApiError::NotAcceptable { .. } => "not_acceptable",
             ApiError::InFlight { .. } => "duplicate_request_conflict",
@@ -112,7 +112,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized",
             ApiError::NotFound { .. } => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
-            ApiError::UnknownOperation { .. } => "Unknown operation",
+            ApiError::UnknownOperation => "Unknown operation",
             ApiError::BatchNotSupported => "Batch not supported",
             ApiError::NotAcceptable { .. } => "Not acceptable",
             ApiError::InFlight { .. } => "duplicate request conflict",
@@ -138,9 +138,7 @@ impl ApiError {
             | ApiError::NotAcceptable { detail }
             | ApiError::ResultConflict { detail } => (*detail).to_owned(),
             ApiError::MethodNotAllowed { allow } => format!("this route accepts {allow}"),
-            ApiError::UnknownOperation { name } => {
-                format!("The operation '{name}' does not exist for this service")
-            }
+            ApiError::UnknownOperation => "The operation does not exist for this service".to_owned(),
             ApiError::BatchNotSupported => {
                 "batched requests are not supported: send each MakePaymentRequest on its own".to_owned()
             }
@@ -183,7 +181,7 @@ mod tests {
             (ApiError::Unauthorized { detail: "x" }, 401),
             (ApiError::NotFound { detail: "x" }, 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
-            (ApiError::UnknownOperation { name: "X".into() }, 405),
+            (ApiError::UnknownOperation, 405),
             (ApiError::BatchNotSupported, 405),
             (
                 ApiError::InFlight {

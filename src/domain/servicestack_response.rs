@@ -90,7 +90,7 @@ pub fn error_code(error: &ApiError) -> String {
         ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized".into(),
         ApiError::NotFound { .. } => "NotFound".into(),
         ApiError::MethodNotAllowed { .. } => "MethodNotAllowed".into(),
-        ApiError::UnknownOperation { .. } => "NotImplementedException".into(),
+        ApiError::UnknownOperation => "NotImplementedException".into(),
         ApiError::BatchNotSupported => "NotSupportedException".into(),
         ApiError::NotAcceptable { .. } => "NotAcceptable".into(),
         ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => "Conflict".into(),

@@ -124,7 +124,7 @@ async fn handle(
     match &call.operation {
         Operation::MakePayment => {}
         Operation::Batch => return Err(ApiError::BatchNotSupported),
-        Operation::Unknown(name) => return Err(ApiError::UnknownOperation { name: name.clone() }),
+        Operation::Unknown => return Err(ApiError::UnknownOperation),
     }
     if req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod gateway;
+pub mod node;
 pub mod receiver;
 pub mod signing;
 
