@@ -295,3 +295,205 @@ async fn bad_credentials_get_401_in_servicestack_shape() {
     assert_eq!(get.status, 405);
     assert_eq!(get.json["responseStatus"]["errorCode"], "MethodNotAllowed");
 }
+
+fn predefined(path_and_query: &str) -> String {
+    format!("{}/{path_and_query}", gateway().base)
+}
+
+/// Every non-2xx of this dialect carries a top-level `responseStatus` with both fields.
+fn assert_servicestack_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(
+        reply.json["responseStatus"]["errorCode"], code,
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.json["responseStatus"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn predefined_routes_pay_in_every_spelling_and_read_json_whatever_its_content_type() {
+    for path in [
+        "api/MakePaymentRequest",
+        "api/makepaymentrequest",
+        "api/MakePaymentRequest.json",
+        "api/MakePaymentRequest?format=json",
+        "json/reply/MakePaymentRequest",
+        "json/reply/MAKEPAYMENTREQUEST",
+    ] {
+        for content_type in ["application/json", "text/plain;charset=UTF-8"] {
+            let reply = Call::new("POST", predefined(path))
+                .raw(content_type, dto(&guid(), INSTANT).to_string())
+                .send()
+                .await;
+            assert_eq!(reply.status, 200, "{path} {content_type}: {}", reply.text);
+            assert!(reply.json["data"].is_string(), "{path}: {}", reply.text);
+            assert!(reply.json.get("responseStatus").is_none());
+            assert!(reply.header("set-cookie").is_none());
+        }
+    }
+    // Query-string args merge with the body, as on the custom route.
+    let id = guid();
+    let reply = Call::new(
+        "POST",
+        predefined(&format!(
+            "api/MakePaymentRequest?paymentId={id}&clientType=Web"
+        )),
+    )
+    .raw(
+        "text/plain",
+        json!({"paymentMethod": {"token": INSTANT}}).to_string(),
+    )
+    .send()
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let again = Call::new("POST", predefined("api/MakePaymentRequest"))
+        .json(&dto(&id, NEVER))
+        .header("prefer", "respond-async")
+        .send()
+        .await;
+    // The merged paymentId was the payment's: it is paid, and a new payment for it may start.
+    assert_eq!(again.status, 202, "{}", again.text);
+}
+
+#[tokio::test]
+async fn one_way_never_holds_even_when_a_wait_is_preferred() {
+    let reply = Call::new("POST", predefined("json/oneway/MakePaymentRequest"))
+        .json(&dto(&guid(), ASYNC_1S))
+        .header("prefer", "wait=20")
+        .send()
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(reply.json["responseStatus"]["errorCode"], "Pending");
+    assert!(reply.header("preference-applied").is_none());
+    let location = reply.header("location").unwrap_or_default().to_owned();
+    let done = Call::new("GET", format!("{location}?wait=10")).send().await;
+    assert_eq!(done.status, 200, "{}", done.text);
+}
+
+#[tokio::test]
+async fn predefined_routes_refuse_in_servicestack_shape() {
+    let unknown = Call::new("POST", predefined("api/GetAccessToken"))
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_servicestack_error(&unknown, 405, "NotImplementedException");
+    assert_eq!(
+        unknown.json["responseStatus"]["message"],
+        "The operation does not exist for this service"
+    );
+    for path in [
+        "json/reply/Nope",
+        "json/oneway/Nope",
+        "api",
+        "api/",
+        "json/xml/MakePaymentRequest",
+    ] {
+        let reply = Call::new("POST", predefined(path))
+            .json(&json!({}))
+            .send()
+            .await;
+        assert_servicestack_error(&reply, 405, "NotImplementedException");
+    }
+    for path in [
+        "api/MakePaymentRequest[]",
+        "api/MakePaymentRequest%5B%5D",
+        "json/reply/makepaymentrequest[]",
+        "json/oneway/MakePaymentRequest[]",
+    ] {
+        let reply = Call::new("POST", predefined(path))
+            .json(&json!([dto(&guid(), INSTANT)]))
+            .send()
+            .await;
+        assert_servicestack_error(&reply, 405, "NotSupportedException");
+    }
+    let get = Call::new("GET", predefined("api/MakePaymentRequest"))
+        .send()
+        .await;
+    assert_servicestack_error(&get, 405, "MethodNotAllowed");
+    assert_eq!(get.header("allow"), Some("POST"));
+    let xml = Call::new("POST", predefined("api/MakePaymentRequest.xml"))
+        .json(&dto(&guid(), INSTANT))
+        .send()
+        .await;
+    assert_servicestack_error(&xml, 406, "NotAcceptable");
+    let unauthorized = Call::new("POST", predefined("json/reply/MakePaymentRequest"))
+        .without("authorization")
+        .json(&dto(&guid(), INSTANT))
+        .send()
+        .await;
+    assert_servicestack_error(&unauthorized, 401, "Unauthorized");
+    assert_eq!(
+        unauthorized.json["responseStatus"]["message"],
+        "Not Authenticated"
+    );
+    assert!(unauthorized.header("www-authenticate").is_some());
+    let invalid = Call::new("POST", predefined("api/MakePaymentRequest"))
+        .raw(
+            "text/plain",
+            json!({"paymentId": "x", "clientType": "IOS"}).to_string(),
+        )
+        .send()
+        .await;
+    assert_servicestack_error(&invalid, 400, "InvalidValue");
+    assert_eq!(field_names(&invalid), ["paymentId", "paymentMethod"]);
+    // A batch body on the single route is a body error, not a batch.
+    let array = Call::new("POST", predefined("api/MakePaymentRequest"))
+        .json(&json!([dto(&guid(), INSTANT)]))
+        .send()
+        .await;
+    assert_servicestack_error(&array, 400, "InvalidValue");
+}
+
+#[tokio::test]
+async fn add_servicestack_reference_serves_typescript_csharp_and_metadata() {
+    let base = &gateway().base;
+    for (language, needle) in [
+        (
+            "typescript",
+            "export class MakePaymentRequest extends BaseRequest implements IReturn<MakePaymentResponse>",
+        ),
+        (
+            "csharp",
+            "    public partial class MakePaymentRequest\n        : BaseRequest, IReturn<MakePaymentResponse>",
+        ),
+    ] {
+        let reply = Call::new("GET", format!("{base}/types/{language}"))
+            .without("authorization")
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{language}");
+        assert!(reply
+            .header("content-type")
+            .is_some_and(|ct| ct.starts_with("text/plain")));
+        assert!(reply.text.starts_with("/* Options:\nDate: "), "{}", reply.text);
+        assert!(
+            reply.text.contains(&format!("\nBaseUrl: {base}\n")),
+            "{}",
+            reply.text
+        );
+        assert!(reply.text.contains(needle), "{language}: {}", reply.text);
+    }
+    let metadata = Call::new("GET", format!("{base}/types/metadata"))
+        .without("authorization")
+        .send()
+        .await;
+    assert_eq!(metadata.status, 200);
+    assert_eq!(
+        metadata.json["operations"][0]["request"]["name"],
+        "MakePaymentRequest"
+    );
+    assert_eq!(metadata.json["config"]["baseUrl"], base.as_str());
+    let unknown = Call::new("GET", format!("{base}/types/cobol")).send().await;
+    assert_eq!(unknown.status, 404);
+    let post = Call::new("POST", format!("{base}/types/typescript"))
+        .send()
+        .await;
+    assert_eq!(post.status, 405);
+}
