@@ -32,13 +32,35 @@ fn harness() -> &'static Harness {
                 ("CALLBACK_CONFIRM_MS", "5000"),
             ],
         );
-        let gateway = Gateway::start("callbacks", vars);
+        let gateway = Gateway::start("callbacks", with_zai_signing(vars));
         Harness {
             gateway,
             backend,
             receiver,
         }
     })
+}
+
+/// Tenant A's client opts in to Zai's `Webhooks-signature`; tenant C signs callbacks the
+/// Standard Webhooks way only.
+const ZAI_WEBHOOK_SECRET: &str = "zai_test_secret_0123456789abcdefghij";
+const TENANT_C_KEY: &str = "shop_c";
+const TENANT_C_SECRET: &str = "sk_test_tenant_c_0123456789";
+
+fn with_zai_signing(mut vars: Vec<(String, String)>) -> Vec<(String, String)> {
+    let clients = json!([
+        {"key_id": TENANT_A_KEY, "secret": TENANT_A_SECRET, "tenant": "tenant-a",
+         "callback_secret": CALLBACK_SECRET, "zai_webhook_secret": ZAI_WEBHOOK_SECRET},
+        {"key_id": TENANT_B_KEY, "secret": TENANT_B_SECRET, "tenant": "tenant-b"},
+        {"key_id": TENANT_C_KEY, "secret": TENANT_C_SECRET, "tenant": "tenant-c",
+         "callback_secret": CALLBACK_SECRET},
+    ]);
+    for (name, value) in &mut vars {
+        if name == "API_CLIENTS" {
+            *value = clients.to_string();
+        }
+    }
+    vars
 }
 
 fn base() -> &'static str {
@@ -409,4 +431,90 @@ async fn a_client_without_a_signing_secret_cannot_ask_for_callbacks() {
     .await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(reply.json["errors"][0]["field"], "callback");
+}
+
+/// Verifies Zai's `Webhooks-signature` as Zai's guide describes it, independently of the
+/// gateway's code: split at `,` into `t` and `v` pairs, HMAC-SHA256 over `"{t}.{raw body}"`
+/// keyed with the secret's bytes, base64url without padding, compared in constant time.
+fn zai_signature_verifies(header: &str, body: &[u8], secret: &str) -> Option<u64> {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for element in header.split(',') {
+        match element.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<u64>().ok(),
+            Some(("v", v)) => signatures.push(v.to_owned()),
+            _ => return None,
+        }
+    }
+    let t = timestamp?;
+    let matched = signatures.iter().any(|v| {
+        let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v) else {
+            return false;
+        };
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        mac.verify_slice(&given).is_ok()
+    });
+    matched.then_some(t)
+}
+
+#[tokio::test]
+async fn a_client_that_opts_in_also_gets_zais_webhooks_signature() {
+    let item = unique("cb-zai");
+    let body = json!({"items": {"id": item, "state": "completed", "status": 22500}});
+    pay_with_callback(&item, "/zai", &body).await;
+    let got = harness()
+        .receiver
+        .await_requests(&format!("/zai/{item}"), 1, DEADLINE)
+        .await
+        .remove(0);
+    let header = got
+        .header("webhooks-signature")
+        .unwrap_or_else(|| panic!("no Webhooks-signature: {:?}", got.headers));
+    let t = zai_signature_verifies(header, &got.body, ZAI_WEBHOOK_SECRET)
+        .unwrap_or_else(|| panic!("Webhooks-signature does not verify: {header}"));
+    assert_eq!(
+        got.header("webhook-timestamp"),
+        Some(t.to_string().as_str())
+    );
+    assert!(
+        zai_signature_verifies(header, &got.body, "another_secret_0123456789abcdefghij").is_none()
+    );
+    assert!(zai_signature_verifies(header, b"{\"tampered\":true}", ZAI_WEBHOOK_SECRET).is_none());
+    // The Standard Webhooks signature is still there, beside it.
+    standardwebhooks::Webhook::new(CALLBACK_SECRET)
+        .expect("secret")
+        .verify(&got.body, &got.headers)
+        .expect("a valid Standard Webhooks signature");
+
+    // A client that did not opt in gets the Standard Webhooks headers only.
+    let other = unique("cb-no-zai");
+    harness().backend.script(
+        &other,
+        Behavior::Answer {
+            status: 200,
+            body: body.clone(),
+            after: Duration::ZERO,
+        },
+    );
+    let reply = make_payment(
+        base(),
+        &other,
+        &json!({"account_id": ACCOUNT, "wait": 10, "callback": harness().receiver.url("/plain/{item}")}),
+    )
+    .header("authorization", &basic(TENANT_C_KEY, TENANT_C_SECRET))
+    .send()
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let plain = harness()
+        .receiver
+        .await_requests(&format!("/plain/{other}"), 1, DEADLINE)
+        .await
+        .remove(0);
+    assert!(plain.header("webhook-signature").is_some());
+    assert_eq!(plain.header("webhooks-signature"), None);
 }

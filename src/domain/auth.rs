@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::signing::SigningSecret;
+use super::zai_webhook_signature::ZaiWebhookSecret;
 
 /// The `WWW-Authenticate` challenge sent with every 401.
 pub const CHALLENGE: &str = r#"Basic realm="edgepay", charset="UTF-8", Bearer realm="edgepay""#;
@@ -93,6 +94,8 @@ pub struct ApiClient {
     secret_digest: [u8; 32],
     /// Signing keys for this client's callbacks; several while a key rotates.
     pub callback_secrets: Vec<SigningSecret>,
+    /// Opt-in: also sign callbacks with Zai's `Webhooks-signature` under this key.
+    pub zai_webhook_secret: Option<ZaiWebhookSecret>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -113,6 +116,9 @@ struct ClientConfig {
     /// `whsec_…`, or several separated by spaces during rotation (newest first).
     #[serde(default)]
     callback_secret: Option<String>,
+    /// Opt-in: the secret this client registered with Zai, to sign callbacks as Zai does too.
+    #[serde(default)]
+    zai_webhook_secret: Option<String>,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -167,11 +173,18 @@ impl ClientRegistry {
                 .map(SigningSecret::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("API_CLIENTS[{i}].callback_secret: {e}"))?;
+            let zai_webhook_secret = c
+                .zai_webhook_secret
+                .as_deref()
+                .map(ZaiWebhookSecret::parse)
+                .transpose()
+                .map_err(|e| format!("API_CLIENTS[{i}].zai_webhook_secret: {e}"))?;
             clients.push(ApiClient {
                 key_id: c.key_id,
                 tenant: c.tenant,
                 secret_digest: digest(&c.secret),
                 callback_secrets,
+                zai_webhook_secret,
             });
         }
         Ok(Self { clients })
@@ -191,6 +204,15 @@ impl ClientRegistry {
             .iter()
             .filter(|c| c.tenant == tenant)
             .flat_map(|c| c.callback_secrets.iter().cloned())
+            .collect()
+    }
+
+    /// The Zai webhook secrets of a tenant's clients that opted in (empty: no `Webhooks-signature`).
+    pub fn zai_webhook_secrets_for_tenant(&self, tenant: &str) -> Vec<ZaiWebhookSecret> {
+        self.clients
+            .iter()
+            .filter(|c| c.tenant == tenant)
+            .filter_map(|c| c.zai_webhook_secret.clone())
             .collect()
     }
 
@@ -301,5 +323,25 @@ mod tests {
         );
         let creds = parse_authorization(Some("Bearer sk_test_bbbbbbbbbbbbbbbb")).unwrap();
         assert_eq!(format!("{creds:?}"), "Bearer(<redacted>)");
+    }
+
+    #[test]
+    fn zai_webhook_signing_is_opt_in_per_client() {
+        let reg = ClientRegistry::from_json(
+            r#"[{"key_id": "a", "secret": "sk_test_aaaaaaaaaaaaaaaa", "tenant": "t",
+                 "zai_webhook_secret": "zai_0123456789abcdef0123456789abcdef"},
+                {"key_id": "b", "secret": "sk_test_bbbbbbbbbbbbbbbb", "tenant": "u"}]"#,
+        )
+        .unwrap();
+        assert_eq!(reg.zai_webhook_secrets_for_tenant("t").len(), 1);
+        assert!(reg.zai_webhook_secrets_for_tenant("u").is_empty());
+        assert!(!format!("{reg:?}").contains("zai_0123"));
+        let err = ClientRegistry::from_json(
+            r#"[{"key_id": "a", "secret": "sk_test_aaaaaaaaaaaaaaaa", "tenant": "t",
+                 "zai_webhook_secret": "too short"}]"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("API_CLIENTS[0].zai_webhook_secret"), "{err}");
+        assert!(!err.contains("too short"), "{err}");
     }
 }

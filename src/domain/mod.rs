@@ -30,6 +30,7 @@ pub mod ssrf_rules;
 pub mod time;
 pub mod wait;
 pub mod zai_request;
+pub mod zai_webhook_signature;
 
 // Property tests of the parsers, one file per parser area (`make fuzz` fuzzes the same parsers).
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::env_config::{config, now_ms};
 use crate::domain::api_error::ApiError;
 use crate::domain::callback_delivery::{classify, describe, AttemptOutcome, CallbackMessage};
 use crate::domain::callback_template::{CallbackTemplate, CallbackVars};
+use crate::domain::zai_webhook_signature;
 
 /// Producer bindings in `wrangler.toml`.
 pub const CALLBACKS_QUEUE_BINDING: &str = "CALLBACKS";
@@ -96,10 +97,18 @@ async fn deliver(env: &Env, message: &CallbackMessage) -> Result<(), ApiError> {
             ),
             Ok(url) => {
                 let status_text = result_status.to_string();
-                let headers = [
+                let zai_signature = zai_webhook_signature::header_value(
+                    &cfg.clients.zai_webhook_secrets_for_tenant(&tenant),
+                    executed_ms / 1000,
+                    body.as_bytes(),
+                );
+                let mut headers = vec![
                     ("edgepay-request-id", request_id.as_str()),
                     ("edgepay-result-status", status_text.as_str()),
                 ];
+                if let Some(value) = zai_signature.as_deref() {
+                    headers.push((zai_webhook_signature::HEADER, value));
+                }
                 match signed_post(
                     url.as_str(),
                     &body,
