@@ -106,7 +106,7 @@ mod tests {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(
-            header_value(&[a.clone()], 7, b"{}"),
+            header_value(std::slice::from_ref(&a), 7, b"{}"),
             header_value(&[a], 8, b"{}")
         );
         assert_eq!(header_value(&[], 7, b"{}"), None);
