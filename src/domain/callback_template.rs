@@ -27,6 +27,20 @@ pub struct CallbackVars<'a> {
     pub uuid: &'a str,
 }
 
+/// Whether the path of `url` (before `?` or `#`) has a `.` or `..` segment, escaped or not.
+fn has_dot_segment(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path_end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
+    let before_query = after_scheme.get(..path_end).unwrap_or(after_scheme);
+    let Some((_, path)) = before_query.split_once('/') else {
+        return false;
+    };
+    path.split('/').any(|segment| {
+        let s = segment.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    })
+}
+
 impl CallbackTemplate {
     pub const MAX_LEN: usize = 2048;
 
@@ -57,6 +71,12 @@ impl CallbackTemplate {
             ));
         }
         check_placeholders(&decoded).map_err(invalid)?;
+        if has_dot_segment(&decoded) {
+            // URL parsing removes them, so `{item}/..` would drop the item from the path.
+            return Err(invalid(
+                "must not contain `.` or `..` path segments".to_owned(),
+            ));
+        }
 
         // Placeholders may only vary the path and query: render with two different values
         // and require the same origin.
@@ -144,6 +164,30 @@ fn render_raw(template: &str, vars: &CallbackVars<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dot_segments_are_refused() {
+        for bad in [
+            "https://a.example.com/{item}/..",
+            "https://a.example.com/./x",
+            "https://a.example.com/x/%2E%2e/y?q=1",
+            "https://a.example.com/x/.%2e",
+        ] {
+            let e =
+                CallbackTemplate::parse("callback", bad, CallbackPolicy::PRODUCTION).unwrap_err();
+            assert!(e.message.contains("path segments"), "{bad}: {e:?}");
+        }
+        for good in [
+            "https://a.example.com/x.y/..z/{item}?next=..",
+            "https://a.example.com/...",
+            "https://a.example.com",
+        ] {
+            assert!(
+                CallbackTemplate::parse("callback", good, CallbackPolicy::PRODUCTION).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
     use super::*;
 
     const PROD: CallbackPolicy = CallbackPolicy::PRODUCTION;

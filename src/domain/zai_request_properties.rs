@@ -63,7 +63,8 @@ fn uuid_text(u: Uuid, form: u8, case_mask: u64) -> String {
 /// `https://<public host>/<path with placeholders>[?query]`.
 pub(crate) fn callback_template() -> impl Strategy<Value = String> {
     let segment = prop_oneof![
-        "[A-Za-z0-9._~-]{1,8}",
+        // `.` and `..` are dot segments, which a template may not have.
+        "[A-Za-z0-9._~-]{1,8}".prop_filter("not a dot segment", |s| s != "." && s != ".."),
         Just("{item}".to_owned()),
         Just("{account}".to_owned()),
         Just("{uuid}".to_owned()),
