@@ -33,6 +33,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// 401: missing, malformed or unknown credentials.
     Unauthorized { detail: &'static str },
+    /// 401: a client token that failed verification; `reason` is for the log line only.
+    InvalidToken { reason: &'static str },
+    /// 403: a client token asked for more than its grant (another item, a server route).
+    InsufficientScope { detail: &'static str },
+    /// 403: a browser origin the authenticated tenant does not allow.
+    OriginNotAllowed,
     /// 401 on the internal result endpoint: the backend signature did not verify.
     BadSignature { detail: &'static str },
     /// 404: no such route, or a record of another tenant (never disclosed).
@@ -70,7 +76,10 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Validation(_) => 400,
-            ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => 401,
+            ApiError::Unauthorized { .. }
+            | ApiError::BadSignature { .. }
+            | ApiError::InvalidToken { .. } => 401,
+            ApiError::InsufficientScope { .. } | ApiError::OriginNotAllowed => 403,
             ApiError::NotFound { .. } => 404,
             ApiError::MethodNotAllowed { .. }
             | ApiError::UnknownOperation
@@ -90,6 +99,9 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation_failed",
             ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::InvalidToken { .. } => "invalid_token",
+            ApiError::InsufficientScope { .. } => "insufficient_scope",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::BadSignature { .. } => "bad_signature",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -109,7 +121,10 @@ impl ApiError {
     pub fn title(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "Invalid request",
-            ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized",
+            ApiError::Unauthorized { .. }
+            | ApiError::BadSignature { .. }
+            | ApiError::InvalidToken { .. } => "Unauthorized",
+            ApiError::InsufficientScope { .. } | ApiError::OriginNotAllowed => "Forbidden",
             ApiError::NotFound { .. } => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::UnknownOperation => "Unknown operation",
@@ -132,7 +147,14 @@ impl ApiError {
                 let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("invalid or missing fields: {}", names.join(", "))
             }
+            ApiError::InvalidToken { .. } => {
+                "the client token is not valid".to_owned()
+            }
+            ApiError::OriginNotAllowed => {
+                "this tenant does not allow calls from this page's origin".to_owned()
+            }
             ApiError::Unauthorized { detail }
+            | ApiError::InsufficientScope { detail }
             | ApiError::BadSignature { detail }
             | ApiError::NotFound { detail }
             | ApiError::NotAcceptable { detail }
@@ -156,6 +178,14 @@ impl ApiError {
                 "received an interrupt or terminate signal, please try again".to_owned()
             }
             ApiError::Internal => "the gateway hit an internal error".to_owned(),
+        }
+    }
+
+    /// The log line's error code: the class code, or for a refused token why it was refused.
+    pub fn log_code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidToken { reason } => reason,
+            _ => self.code(),
         }
     }
 

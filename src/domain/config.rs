@@ -10,11 +10,14 @@ use super::callback_delivery::CallbackPolicyTiming;
 use super::request_record::Lifetimes;
 use super::signing::SigningSecret;
 use super::ssrf_rules::CallbackPolicy;
+use super::tenants::Tenants;
 use super::time::{DAY_MS, SECOND_MS};
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub clients: ClientRegistry,
+    /// Per-tenant allowed origins and client-token issuers (`TENANTS`).
+    pub tenants: Tenants,
     /// Base URL of the payment backend; dispatches go to `{backend_url}/payments`.
     pub backend_url: Url,
     /// The first key signs dispatches; any key verifies results (rotation).
@@ -66,6 +69,7 @@ impl GatewayConfig {
         if clients.is_empty() {
             return Err("API_CLIENTS lists no clients".to_owned());
         }
+        let tenants = Tenants::from_json(get("TENANTS").as_deref())?;
         let backend_url = get("BACKEND_URL").ok_or("BACKEND_URL is not set")?;
         let backend_url =
             Url::parse(backend_url.trim()).map_err(|_| "BACKEND_URL must be an absolute URL")?;
@@ -127,6 +131,7 @@ impl GatewayConfig {
         }
         Ok(Self {
             clients,
+            tenants,
             backend_url,
             backend_secrets,
             sandbox_enabled: parse_bool("SANDBOX_ENABLED", get("SANDBOX_ENABLED"), false)?,

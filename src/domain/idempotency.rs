@@ -154,6 +154,7 @@ pub(in crate::domain) mod tests {
             account: None,
             fields,
             callback: None,
+            owner: None,
         }
     }
 

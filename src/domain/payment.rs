@@ -43,6 +43,10 @@ pub struct NewPayment {
     /// The decoded callback template, if the client gave one.
     #[serde(default)]
     pub callback: Option<String>,
+    /// The client token's principal that made it; `None` for a server credential. Only that
+    /// principal can read it with a client token.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl NewPayment {
@@ -70,6 +74,7 @@ mod tests {
             account: None,
             fields: Map::new(),
             callback: None,
+            owner: None,
         };
         let mut other_tenant = p.clone();
         other_tenant.tenant = "t2".into();

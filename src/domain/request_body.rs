@@ -118,6 +118,12 @@ impl<'de> serde::Deserialize<'de> for TopLevelObject {
     }
 }
 
+/// The first top-level member name given twice in a JSON object text, if any (for JWT claims,
+/// which must be as unambiguous as a body); an error when the text is not a JSON object.
+pub fn json_object_duplicate(text: &str) -> Result<Option<String>, serde_json::Error> {
+    serde_json::from_str::<TopLevelObject>(text).map(|o| o.duplicate)
+}
+
 /// Decodes a body into top-level fields. Form values become JSON strings.
 pub fn parse_fields(
     format: Option<BodyFormat>,

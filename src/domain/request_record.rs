@@ -66,6 +66,9 @@ pub struct RequestRecord {
     /// The callback this request owes its client, once terminal (the outbox).
     #[serde(default)]
     pub callback_delivery: Option<CallbackState>,
+    /// The client token principal that made it (see [`NewPayment::owner`]).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// What applying a backend reply did, for logging and for waking callers.
@@ -107,6 +110,7 @@ impl RequestRecord {
             lock_name,
             fields: payment.fields,
             callback: payment.callback,
+            owner: payment.owner,
             state: RequestState::Accepted,
             submission_count: 0,
             created_ms: now_ms,
@@ -119,6 +123,11 @@ impl RequestRecord {
             origin: String::new(),
             callback_delivery: None,
         }
+    }
+
+    /// Whether `tenant` may see this request; with a client token (`owner`), only its own.
+    pub fn visible_to(&self, tenant: &str, owner: Option<&str>) -> bool {
+        self.tenant == tenant && owner.is_none_or(|o| self.owner.as_deref() == Some(o))
     }
 
     pub fn dispatch_due(&self, now_ms: u64) -> bool {
@@ -364,6 +373,7 @@ mod tests {
             account: Some("acc".into()),
             fields: Map::new(),
             callback: Some("https://a.example.com/{item}".into()),
+            owner: None,
         };
         RequestRecord::accept("r1".into(), payment, 1_000, &LIFE)
     }

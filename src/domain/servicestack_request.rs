@@ -249,6 +249,7 @@ impl ServiceStackPayment {
             account: None,
             fields,
             callback: None,
+            owner: None,
         }
     }
 }

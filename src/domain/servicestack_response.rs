@@ -87,7 +87,10 @@ pub fn error_code(error: &ApiError) -> String {
             .first()
             .map_or("ValidationException", field_code)
             .to_owned(),
-        ApiError::Unauthorized { .. } | ApiError::BadSignature { .. } => "Unauthorized".into(),
+        ApiError::Unauthorized { .. }
+        | ApiError::BadSignature { .. }
+        | ApiError::InvalidToken { .. } => "Unauthorized".into(),
+        ApiError::InsufficientScope { .. } | ApiError::OriginNotAllowed => "Forbidden".into(),
         ApiError::NotFound { .. } => "NotFound".into(),
         ApiError::MethodNotAllowed { .. } => "MethodNotAllowed".into(),
         ApiError::UnknownOperation => "NotImplementedException".into(),
@@ -114,7 +117,9 @@ pub fn error_body(error: &ApiError) -> Value {
             .first()
             .map_or_else(|| error.detail(), |f| f.message.clone()),
         // ServiceStack's own text; which check failed is for the log line, not the caller.
-        ApiError::Unauthorized { .. } => "Not Authenticated".to_owned(),
+        ApiError::Unauthorized { .. } | ApiError::InvalidToken { .. } => {
+            "Not Authenticated".to_owned()
+        }
         _ => error.detail(),
     };
     let mut status = json!({"errorCode": error_code(error), "message": message, "errors": errors});

@@ -126,6 +126,7 @@ impl ZaiPayment {
             account: Some(self.account_id.to_string()),
             fields,
             callback: self.callback.map(|c| c.as_str().to_owned()),
+            owner: None,
         }
     }
 }

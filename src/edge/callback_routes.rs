@@ -3,11 +3,11 @@
 use serde_json::json;
 use worker::{Env, Request, Response, Url};
 
+use super::callers::{request_id, server_caller};
 use super::do_client;
 use super::do_protocol::ReplayReply;
 use super::env_config::config;
 use super::http_io::{json_response, origin, set_header};
-use super::zai_routes::caller_and_request;
 use crate::domain::api_error::{ApiError, FieldError};
 use crate::domain::request_log::RequestFacts;
 
@@ -27,7 +27,8 @@ pub async fn log(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let (client, id) = caller_and_request(&cfg, &req, id_raw, facts)?;
+    let client = server_caller(&cfg, &req, facts).await?;
+    let id = request_id(id_raw, facts)?;
     let log = do_client::callback_log(env, &id, &client.tenant).await?;
     json_response(
         200,
@@ -43,7 +44,8 @@ pub async fn replay(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let (client, id) = caller_and_request(&cfg, &req, id_raw, facts)?;
+    let client = server_caller(&cfg, &req, facts).await?;
+    let id = request_id(id_raw, facts)?;
     let refused = |message: &str| {
         ApiError::Validation(vec![FieldError::new("request", "not_replayable", message)])
     };

@@ -20,6 +20,9 @@ pub struct CreateCommand {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StatusQuery {
     pub tenant: String,
+    /// A client token's principal: only its own requests are visible.
+    #[serde(default)]
+    pub owner: Option<String>,
     pub wait_ms: u64,
 }
 

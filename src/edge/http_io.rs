@@ -77,6 +77,17 @@ pub fn set_header(resp: &mut Response, name: &str, value: &str) -> Result<(), Ap
 pub fn add_error_headers(resp: &mut Response, error: &ApiError) -> Result<(), ApiError> {
     match error {
         ApiError::Unauthorized { .. } => set_header(resp, "www-authenticate", CHALLENGE),
+        // RFC 6750: which check failed is never said beyond its error codes.
+        ApiError::InvalidToken { .. } => set_header(
+            resp,
+            "www-authenticate",
+            r#"Bearer realm="edgepay", error="invalid_token""#,
+        ),
+        ApiError::InsufficientScope { .. } => set_header(
+            resp,
+            "www-authenticate",
+            r#"Bearer realm="edgepay", error="insufficient_scope""#,
+        ),
         ApiError::BadSignature { .. } => set_header(
             resp,
             "www-authenticate",

@@ -6,6 +6,8 @@
 pub mod backend_client;
 pub mod callback_consumer;
 pub mod callback_routes;
+pub mod callers;
+pub mod client_token_routes;
 pub mod demo_routes;
 pub mod do_client;
 pub mod do_protocol;
@@ -22,4 +24,5 @@ pub mod payment_request_do;
 pub mod router;
 pub mod sandbox_backend;
 pub mod servicestack_routes;
+pub mod token_crypto;
 pub mod zai_routes;

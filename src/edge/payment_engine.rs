@@ -58,7 +58,12 @@ async fn start(
         let view = create(env, payment, wait, origin, request_id).await?;
         return Ok((view, true));
     };
-    let key_object = key.object_name(&payment.tenant);
+    // A client token's keys are its own: they never find a server's or another token's payment.
+    let key_scope = match &payment.owner {
+        Some(owner) => format!("{}/{owner}", payment.tenant),
+        None => payment.tenant.clone(),
+    };
+    let key_object = key.object_name(&key_scope);
     let cmd = ClaimCommand {
         fingerprint: fingerprint(&payment),
         request_id: RequestId::generate().to_string(),
@@ -79,6 +84,7 @@ async fn start(
                 // The same answer as the first time: that request's current outcome.
                 let query = StatusQuery {
                     tenant: payment.tenant.clone(),
+                    owner: payment.owner.clone(),
                     wait_ms: wait.millis(),
                 };
                 let view = do_client::request_status(env, &request_id, &query).await?;

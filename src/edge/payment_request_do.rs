@@ -143,7 +143,7 @@ impl PaymentRequest {
 
     async fn status(&self, query: StatusQuery) -> Result<Response, ApiError> {
         match self.load()? {
-            Some(record) if record.tenant == query.tenant => {
+            Some(record) if record.visible_to(&query.tenant, query.owner.as_deref()) => {
                 self.hold_then_view(record, query.wait_ms).await
             }
             _ => Err(ApiError::NotFound {

@@ -6,14 +6,15 @@ use worker::{console_error, console_log, Context, Date, Env, Method, Request, Re
 use super::env_config::config;
 use super::http_io::{json_response, origin, problem_response, raw_response};
 use super::{
-    callback_routes, demo_routes, fault_routes, internal_routes, sandbox_backend,
-    servicestack_routes, zai_routes,
+    callback_routes, client_token_routes, demo_routes, fault_routes, internal_routes,
+    sandbox_backend, servicestack_routes, zai_routes,
 };
 use crate::domain::api_error::ApiError;
 use crate::domain::request_log::{
     accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
 };
-use crate::domain::{servicestack_operation, servicestack_types};
+use crate::domain::tenants::normalize_origin;
+use crate::domain::{cors, servicestack_operation, servicestack_types};
 
 /// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
 const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
@@ -46,13 +47,29 @@ pub async fn handle(
     let path = req.path();
     let method = req.method();
     let mut facts = RequestFacts::default();
-    let mut resp = match route(req, &env, &ctx, &path, &mut facts).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            facts.error = Some(e.code());
-            problem_response(&e, &path)?
+    let page_origin = req.headers().get("origin").ok().flatten();
+    let own_origin = req.url().map(|u| origin(&u)).unwrap_or_default();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let cors_methods = cors::client_route_methods(&segments);
+    let mut resp = if method == Method::Options && cors_methods.is_some() {
+        facts.route("(preflight)", Surface::Meta);
+        preflight(
+            &env,
+            page_origin.as_deref(),
+            cors_methods.unwrap_or_default(),
+        )?
+    } else {
+        match route(req, &env, &ctx, &path, &mut facts).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                facts.error = Some(e.log_code());
+                problem_response(&e, &path)?
+            }
         }
     };
+    if let (Some(_), Some(page)) = (cors_methods, page_origin.as_deref()) {
+        add_cors_headers(&mut resp, &env, &facts, page, &own_origin)?;
+    }
     let headers = resp.headers_mut();
     // Browsers must never sniff a JSON (or JSONP) answer into something else.
     headers.set("x-content-type-options", "nosniff")?;
@@ -72,6 +89,57 @@ pub async fn handle(
         console_log!("{line}");
     }
     Ok(resp)
+}
+
+/// A browser's preflight for a client route: `204`, with CORS headers when some tenant allows
+/// the origin (a preflight has no credentials), without them otherwise.
+fn preflight(env: &Env, page: Option<&str>, methods: &'static str) -> worker::Result<Response> {
+    let mut resp = Response::empty()?.with_status(204);
+    let headers = resp.headers_mut();
+    headers.set("allow", &format!("{methods}, OPTIONS"))?;
+    let allowed = page.and_then(normalize_origin).filter(|o| {
+        config(env)
+            .map(|cfg| cfg.tenants.any_allows(o))
+            .unwrap_or(false)
+    });
+    if let Some(origin) = allowed {
+        for (name, value) in cors::preflight_headers(&origin, methods) {
+            headers.set(name, &value)?;
+        }
+    }
+    headers.set("vary", "Origin")?;
+    Ok(resp)
+}
+
+/// CORS headers on a client route's answer to a page on another origin: for the authenticated
+/// tenant's own origins (a refused origin gets none), or before authentication (a `401`), for
+/// any tenant's.
+fn add_cors_headers(
+    resp: &mut Response,
+    env: &Env,
+    facts: &RequestFacts,
+    page: &str,
+    own_origin: &str,
+) -> worker::Result<()> {
+    let headers = resp.headers_mut();
+    headers.set("vary", "Origin")?;
+    let Some(origin) = normalize_origin(page).filter(|o| o != own_origin) else {
+        return Ok(());
+    };
+    let Ok(cfg) = config(env) else {
+        return Ok(());
+    };
+    let allowed = facts.error != Some(ApiError::OriginNotAllowed.code())
+        && match &facts.tenant {
+            Some(tenant) => cfg.tenants.allows(tenant, &origin),
+            None => cfg.tenants.any_allows(&origin),
+        };
+    if allowed {
+        for (name, value) in cors::response_headers(&origin) {
+            headers.set(name, &value)?;
+        }
+    }
+    Ok(())
 }
 
 /// "Add ServiceStack Reference": the operation's DTOs for the official tooling
@@ -156,6 +224,11 @@ async fn route(
             facts.route("/request/{id}/callbacks/replay", Surface::Zai);
             only(&method, &[Method::Post], "POST")?;
             callback_routes::replay(req, env, &url, id, facts).await
+        }
+        ["client-tokens"] => {
+            facts.route("/client-tokens", Surface::Meta);
+            only(&method, &[Method::Post], "POST")?;
+            client_token_routes::mint(req, env, facts).await
         }
         ["internal", "requests", id, "result"] => {
             facts.route("/internal/requests/{id}/result", Surface::Internal);

@@ -8,10 +8,10 @@
 use serde_json::Value;
 use worker::{Env, Method, Request, Response, Url};
 
+use super::callers::client_caller;
 use super::env_config::config;
 use super::http_io::{add_error_headers, header, origin, raw_response, read_body, set_header};
 use super::payment_engine::start_payment;
-use super::zai_routes::authenticate;
 use crate::domain::api_error::ApiError;
 use crate::domain::request_body::{parse_form, sniffed_body_format, BodyFormat};
 use crate::domain::request_log::RequestFacts;
@@ -99,14 +99,14 @@ pub async fn make_payment(
     let framing = match framing {
         Ok(framing) => framing,
         Err(e) => {
-            facts.error = Some(e.code());
+            facts.error = Some(e.log_code());
             return error_response(&Framing::Json, &e);
         }
     };
     match handle(req, env, url, call, &framing, facts).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
-            facts.error = Some(e.code());
+            facts.error = Some(e.log_code());
             error_response(&framing, &e)
         }
     }
@@ -130,8 +130,8 @@ async fn handle(
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
     let cfg = config(env)?;
-    let client = authenticate(&cfg, &req)?;
-    facts.tenant(&client.tenant);
+    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let tenant = caller.tenant().to_owned();
     let body = read_body(&mut req).await?;
     let format = sniffed_body_format(header(&req, "content-type").as_deref(), &body)?;
 
@@ -157,6 +157,7 @@ async fn handle(
         None => (Vec::new(), Vec::new()),
     };
     let payment = ServiceStackPayment::parse(&merge_sources(vec![query, form, json]))?;
+    caller.check_pay_payment_id(&payment.payment_id)?;
 
     let decision = if call.endpoint == Endpoint::JsonOneWay {
         // One-way: accepted, and answered without waiting for the backend.
@@ -167,9 +168,11 @@ async fn handle(
     };
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
+    let mut new_payment = payment.into_new_payment(&tenant);
+    new_payment.owner = caller.owner().map(str::to_owned);
     let view = start_payment(
         env,
-        payment.into_new_payment(&client.tenant),
+        new_payment,
         decision.wait,
         &origin,
         key.as_ref(),

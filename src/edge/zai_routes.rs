@@ -2,17 +2,14 @@
 
 use worker::{Env, Request, Response, Url};
 
+use super::callers::{client_caller, request_id};
 use super::do_client;
 use super::do_protocol::StatusQuery;
 use super::env_config::config;
-use super::http_io::{
-    header, json_response, origin, parse_request_id, raw_response, read_body, set_header,
-};
+use super::http_io::{header, json_response, origin, raw_response, read_body, set_header};
 use super::payment_engine::start_payment;
 use super::servicestack_routes;
 use crate::domain::api_error::{ApiError, FieldError};
-use crate::domain::auth::ApiClient;
-use crate::domain::config::GatewayConfig;
 use crate::domain::payment::Dialect;
 use crate::domain::payment_state::RequestState;
 use crate::domain::request_body::{body_format, parse_fields};
@@ -22,30 +19,6 @@ use crate::domain::servicestack_response::Framing;
 use crate::domain::wait::{Preferences, WaitDecision, WaitSecs};
 use crate::domain::zai_request::ZaiPayment;
 
-/// Authenticates the caller from the `Authorization` header.
-pub fn authenticate<'a>(cfg: &'a GatewayConfig, req: &Request) -> Result<&'a ApiClient, ApiError> {
-    cfg.clients
-        .authenticate(header(req, "authorization").as_deref())
-        .map_err(|e| ApiError::Unauthorized {
-            detail: e.describe(),
-        })
-}
-
-/// For the `/request/{id}/…` routes: the authenticated caller and the request id, both noted
-/// for the log line. An id of another form is a `404`, like an unknown one.
-pub fn caller_and_request<'a>(
-    cfg: &'a GatewayConfig,
-    req: &Request,
-    id_raw: &str,
-    facts: &mut RequestFacts,
-) -> Result<(&'a ApiClient, String), ApiError> {
-    let client = authenticate(cfg, req)?;
-    facts.tenant(&client.tenant);
-    let request_id = parse_request_id(id_raw)?;
-    facts.payment(&request_id);
-    Ok((client, request_id))
-}
-
 pub async fn make_payment(
     mut req: Request,
     env: &Env,
@@ -54,18 +27,17 @@ pub async fn make_payment(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = authenticate(&cfg, &req)?;
-    facts.tenant(&client.tenant);
+    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let tenant = caller.tenant().to_owned();
     let body = read_body(&mut req).await?;
     let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
     let fields = parse_fields(format, &body)?;
     let payment = ZaiPayment::parse(item_raw, &fields, cfg.callback_policy)?;
-    if payment.callback.is_some()
-        && cfg
-            .clients
-            .callback_secrets_for_tenant(&client.tenant)
-            .is_empty()
-    {
+    caller.check_pay_item(
+        payment.item.as_str(),
+        payment.callback.as_ref().map(|c| c.as_str()),
+    )?;
+    if payment.callback.is_some() && cfg.clients.callback_secrets_for_tenant(&tenant).is_empty() {
         // A callback edgepay could not sign would be refused by any Standard Webhooks receiver.
         return Err(ApiError::Validation(vec![FieldError::new(
             "callback",
@@ -77,9 +49,11 @@ pub async fn make_payment(
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
     let key = super::http_io::idempotency_key(&req)?;
+    let mut new_payment = payment.into_new_payment(&tenant);
+    new_payment.owner = caller.owner().map(str::to_owned);
     let view = start_payment(
         env,
-        payment.into_new_payment(&client.tenant),
+        new_payment,
         decision.wait,
         &origin,
         key.as_ref(),
@@ -106,11 +80,14 @@ pub async fn status(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let (client, request_id) = caller_and_request(&cfg, &req, id_raw, facts)?;
+    let caller = client_caller(&cfg, &req, url, facts).await?;
+    caller.check_read()?;
+    let request_id = request_id(id_raw, facts)?;
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(query_wait(url)?, prefs, WaitSecs::ZERO);
     let query = StatusQuery {
-        tenant: client.tenant.clone(),
+        tenant: caller.tenant().to_owned(),
+        owner: caller.owner().map(str::to_owned),
         wait_ms: decision.wait.millis(),
     };
     let view = do_client::request_status(env, &request_id, &query).await?;

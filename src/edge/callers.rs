@@ -1,0 +1,75 @@
+//! Authenticates the caller of a route (server credential or client token) and applies the tenant's origin rule.
+
+use worker::{Request, Url};
+
+use super::env_config::now_ms;
+use super::http_io::{header, origin, parse_request_id};
+use super::token_crypto::signature_ok;
+use crate::domain::api_error::ApiError;
+use crate::domain::auth::ApiClient;
+use crate::domain::caller::{authenticate, finish, Caller, Credential};
+use crate::domain::config::GatewayConfig;
+use crate::domain::request_log::RequestFacts;
+use crate::domain::tenants::normalize_origin;
+
+/// The caller of a client route (payments, the status link), noted for the log line. A
+/// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise,
+/// before anything is touched.
+pub async fn client_caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    url: &Url,
+    facts: &mut RequestFacts,
+) -> Result<Caller<'a>, ApiError> {
+    let caller = caller(cfg, req, facts).await?;
+    if let Some(page) = header(req, "origin") {
+        let own = origin(url);
+        let allowed = normalize_origin(&page)
+            .is_some_and(|o| o == own || cfg.tenants.allows(caller.tenant(), &o));
+        if !allowed {
+            return Err(ApiError::OriginNotAllowed);
+        }
+    }
+    Ok(caller)
+}
+
+/// The server credential of a server route (delivery log, replay, minting): a client token
+/// is a `403`.
+pub async fn server_caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    facts: &mut RequestFacts,
+) -> Result<&'a ApiClient, ApiError> {
+    let caller = caller(cfg, req, facts).await?;
+    caller.server_only()?;
+    match caller {
+        Caller::Server(client) => Ok(client),
+        Caller::Client(_) => Err(ApiError::Internal),
+    }
+}
+
+/// The authenticated caller, noted for the log line; a client token's signature is checked
+/// here (WebCrypto for the asymmetric algorithms).
+async fn caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    facts: &mut RequestFacts,
+) -> Result<Caller<'a>, ApiError> {
+    let authorization = header(req, "authorization");
+    let credential = authenticate(&cfg.clients, &cfg.tenants.tokens, authorization.as_deref())?;
+    let ok = match &credential {
+        Credential::Server(_) => true,
+        Credential::Token(pending) => signature_ok(pending).await,
+    };
+    let caller = finish(credential, |_| ok, now_ms() / 1000)?;
+    facts.tenant(caller.tenant());
+    Ok(caller)
+}
+
+/// The request id of a `/request/{id}/…` route, noted for the log line. An id of another form
+/// is a `404`, like an unknown one.
+pub fn request_id(id_raw: &str, facts: &mut RequestFacts) -> Result<String, ApiError> {
+    let request_id = parse_request_id(id_raw)?;
+    facts.payment(&request_id);
+    Ok(request_id)
+}
