@@ -47,9 +47,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-## What only the tests need: Debian's Chromium (the demo's browser test) and schemathesis.
+## What only the tests need: Debian's Chromium (the browser tests), openssl (an RS256 issuer key
+## for the client-token tests) and schemathesis.
 test-tools: .venv/.installed
-	@[ -x $(CHROMIUM) ] || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@[ -x $(CHROMIUM) ] && command -v openssl >/dev/null || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium openssl; }
 
 # schemathesis (PyPI) for tests/e2e_openapi.rs, in a project-local virtual environment.
 .venv/.installed: tests/openapi-requirements.txt
