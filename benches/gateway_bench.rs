@@ -149,6 +149,69 @@ async fn sync_payment_cost(gateway: &str, baseline: &str, n: usize) -> Value {
     json!({"baseline": base.json(), "payment": paid.json(), "ratio_p50": paid.p50() / base.p50()})
 }
 
+/// A client token against HTTP Basic, in one run: a refused credential (`401`: a wrong Basic
+/// secret vs a token with a forged signature) and an accepted one (a sync `200` payment),
+/// interleaved, so the ratios compare the two checks on the same machine at the same moment.
+async fn client_token_cost(gateway: &str, n: usize) -> Value {
+    let g = client();
+    let minted: Value = g
+        .post(format!("{gateway}/client-tokens"))
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("token");
+    let token = minted["token"].as_str().expect("a minted token").to_owned();
+    let forged = match token.rsplit_once('.') {
+        Some((input, _)) => format!("{input}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        None => token.clone(),
+    };
+    let pay = |item: String, authorization: String| {
+        g.patch(format!("{gateway}/items/{item}/make_payment"))
+            .header("authorization", authorization)
+            .header("content-type", "application/json")
+            .body(json!({"account_id": ACCOUNT, "wait": 10}).to_string())
+    };
+    let wrong_basic = basic(TENANT_A_KEY, "not-the-secret-0123456789");
+    for _ in 0..30 {
+        timed(pay(unique("bench-tw"), wrong_basic.clone())).await;
+        timed(pay(unique("bench-tw"), format!("Bearer {forged}"))).await;
+        timed(pay(unique("bench-tw"), auth())).await;
+        timed(pay(unique("bench-tw"), format!("Bearer {token}"))).await;
+    }
+    let (mut basic_401, mut token_401, mut basic_200, mut token_200) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        let (status, t) = timed(pay(unique("bench-t"), wrong_basic.clone())).await;
+        assert_eq!(status, 401);
+        basic_401.push(t);
+        let (status, t) = timed(pay(unique("bench-t"), format!("Bearer {forged}"))).await;
+        assert_eq!(status, 401);
+        token_401.push(t);
+        let (status, t) = timed(pay(unique("bench-t"), auth())).await;
+        assert_eq!(status, 200);
+        basic_200.push(t);
+        let (status, t) = timed(pay(unique("bench-t"), format!("Bearer {token}"))).await;
+        assert_eq!(status, 200);
+        token_200.push(t);
+    }
+    let (b401, t401, b200, t200) = (
+        Sample::new(basic_401),
+        Sample::new(token_401),
+        Sample::new(basic_200),
+        Sample::new(token_200),
+    );
+    json!({
+        "basic_401": b401.json(), "token_401": t401.json(),
+        "basic_200": b200.json(), "token_200": t200.json(),
+        "ratio_401_p50": t401.p50() / b401.p50(), "ratio_200_p50": t200.p50() / b200.p50(),
+    })
+}
+
 /// Held callers: from the result's own HTTP response to the held caller's response.
 async fn wake_up(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
     let (mut samples, mut from_sent) = (Vec::new(), Vec::new());
@@ -446,7 +509,14 @@ fn main() {
     let report = runtime.block_on(async {
         let backend = TestBackend::start();
         let receiver = Receiver::start();
-        let vars = gateway_vars(&backend.url(), &[("ALLOW_INSECURE_CALLBACKS", "true")]);
+        // Tenant A mints client tokens, for the token-vs-Basic figures.
+        let tenants = json!([{"tenant": "tenant-a",
+            "client_tokens": {"mint_secret": "bench-mint-secret-0123456789abcdef0123"}}])
+        .to_string();
+        let vars = gateway_vars(
+            &backend.url(),
+            &[("ALLOW_INSECURE_CALLBACKS", "true"), ("TENANTS", &tenants)],
+        );
         let gateway = Gateway::start("bench", vars);
         let baseline =
             Gateway::start_with_config("bench-baseline", "bench/baseline/wrangler.toml", vec![]);
@@ -455,6 +525,8 @@ fn main() {
         let rejection = rejection_cost(&g, &b, samples.max(200)).await;
         eprintln!("sync payment cost…");
         let sync = sync_payment_cost(&g, &b, samples).await;
+        eprintln!("client token vs Basic…");
+        let token = client_token_cost(&g, samples).await;
         eprintln!("wake-up…");
         let wake = wake_up(&g, &backend, samples).await;
         eprintln!("first callback attempt…");
@@ -467,6 +539,7 @@ fn main() {
         json!({
             "rejection_cost": rejection,
             "sync_payment_cost": sync,
+            "client_token_cost": token,
             "wake_up": wake,
             "first_callback_attempt": callback,
             "held_callers": held,
@@ -515,6 +588,21 @@ fn main() {
             f(&s["payment"]["p99_ms"])
         ),
         "≤ 4×",
+    );
+    let t = &report["client_token_cost"];
+    row(
+        &mut table,
+        "client token vs HTTP Basic (p50, same run)",
+        format!(
+            "refused 401: {}× ({} ms vs {} ms); paid 200: {}× ({} ms vs {} ms)",
+            f(&t["ratio_401_p50"]),
+            f(&t["token_401"]["p50_ms"]),
+            f(&t["basic_401"]["p50_ms"]),
+            f(&t["ratio_200_p50"]),
+            f(&t["token_200"]["p50_ms"]),
+            f(&t["basic_200"]["p50_ms"])
+        ),
+        "measured",
     );
     for h in report["held_callers"].as_array().into_iter().flatten() {
         row(&mut table, "held callers at once", format!("target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); result posts failed {} after {} retries; results first→last {} ms, last release {} ms after first result", h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], h["results_failed"], h["result_retries"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"])), "10,000 with 0 lost");
