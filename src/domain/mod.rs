@@ -44,6 +44,8 @@ mod backend_contract_properties;
 #[cfg(test)]
 mod callback_template_properties;
 #[cfg(test)]
+mod client_token_properties;
+#[cfg(test)]
 mod idempotency_properties;
 #[cfg(test)]
 mod ids_properties;
