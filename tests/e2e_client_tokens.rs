@@ -25,6 +25,8 @@ const SHOP_SECRET: &str = "shop-a-issuer-secret-0123456789abcdef";
 /// A ServiceStack `JwtAuthProvider` AuthKey (`AuthKeyBase64`): 32 random bytes.
 const SS_AUTH_KEY_BASE64: &str = "3Tr5n4cpVuaQDUcbpVQoJoQ1Gm2gvwf3RHYjdSPHI0A=";
 const RSA_ISSUER: &str = "https://rsa.shop-a.example.com";
+const EC_ISSUER: &str = "https://ec.shop-a.example.com";
+const ED_ISSUER: &str = "https://ed.shop-a.example.com";
 const MINT_A: &str = "mint-secret-tenant-a-0123456789abcdef";
 const MINT_B: &str = "mint-secret-tenant-b-0123456789abcdef";
 const NEVER: &str = "deadbeef-0000-4000-8000-000000000000";
@@ -35,6 +37,9 @@ struct Harness {
     rsa_private_pem: Vec<u8>,
     /// Its public key as PEM bytes (the algorithm-confusion case signs HS256 with them).
     rsa_public_pem: Vec<u8>,
+    /// The ES256 (P-256) and EdDSA (Ed25519) issuers' private keys (PEM).
+    ec_private_pem: Vec<u8>,
+    ed_private_pem: Vec<u8>,
 }
 
 fn openssl(args: &[&str]) -> Vec<u8> {
@@ -80,10 +85,47 @@ fn rsa_issuer_key() -> (Vec<u8>, Vec<u8>, Value) {
     (private_pem, public_pem, jwk)
 }
 
+/// A fresh P-256 or Ed25519 key made by openssl: its private PEM and its public JWK.
+fn curve_issuer_key(algorithm: &str) -> (Vec<u8>, Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "edgepay-{algorithm}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key = dir.join("key.pem");
+    let key = key.to_string_lossy();
+    if algorithm == "EC" {
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ]);
+    } else {
+        openssl(&["genpkey", "-algorithm", "ED25519", "-out", &key]);
+    }
+    let private_pem = std::fs::read(&*key).expect("key");
+    // The public key's DER ends with the raw point: 04 || x || y (P-256), or 32 bytes (Ed25519).
+    let der = openssl(&["pkey", "-in", &key, "-pubout", "-outform", "DER"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let jwk = if algorithm == "EC" {
+        let point = &der[der.len() - 64..];
+        json!({"kty": "EC", "crv": "P-256", "x": B64URL.encode(&point[..32]), "y": B64URL.encode(&point[32..])})
+    } else {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": B64URL.encode(&der[der.len() - 32..])})
+    };
+    (private_pem, jwk)
+}
+
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let (rsa_private_pem, rsa_public_pem, jwk) = rsa_issuer_key();
+        let (ec_private_pem, ec_jwk) = curve_issuer_key("EC");
+        let (ed_private_pem, ed_jwk) = curve_issuer_key("ED25519");
         let tenants = json!([
             {"tenant": "tenant-a", "allowed_origins": [SHOP_ORIGIN],
              "client_tokens": {"mint_secret": MINT_A, "issuers": [
@@ -91,6 +133,8 @@ fn harness() -> &'static Harness {
                 {"iss": "ssjwt", "alg": "HS256", "secret_base64": SS_AUTH_KEY_BASE64,
                  "max_lifetime_secs": 1_209_600},
                 {"iss": RSA_ISSUER, "alg": "RS256", "jwk": jwk},
+                {"iss": EC_ISSUER, "alg": "ES256", "jwk": ec_jwk},
+                {"iss": ED_ISSUER, "alg": "EdDSA", "jwk": ed_jwk},
              ]}},
             {"tenant": "tenant-b", "allowed_origins": [OTHER_ORIGIN],
              "client_tokens": {"mint_secret": MINT_B}},
@@ -107,6 +151,8 @@ fn harness() -> &'static Harness {
             gateway: Gateway::start_on(port, "client-tokens", vars),
             rsa_private_pem,
             rsa_public_pem,
+            ec_private_pem,
+            ed_private_pem,
         }
     })
 }
@@ -607,4 +653,46 @@ async fn a_real_request_is_held_to_its_own_tenants_origins() {
     .send()
     .await;
     assert_eq!(log.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn es256_and_eddsa_issuer_tokens_are_verified_by_webcrypto() {
+    let h = harness();
+    for (name, issuer, alg, key) in [
+        (
+            "ES256",
+            EC_ISSUER,
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(&h.ec_private_pem),
+        ),
+        (
+            "EdDSA",
+            ED_ISSUER,
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(&h.ed_private_pem),
+        ),
+    ] {
+        let key = key.expect("key");
+        let item = unique("tok-curve");
+        let claims = json!({"iss": issuer, "sub": "app-user", "exp": now() + 600, "item": item});
+        let token = sign(alg, &claims, &key);
+        let paid = zai_pay(&item, &token).send().await;
+        assert_eq!(paid.status, 200, "{name}: {}", paid.text);
+        let (input, signature) = token.rsplit_once('.').expect("three parts");
+        let mut bytes = B64URL.decode(signature).expect("signature");
+        bytes[5] ^= 1;
+        let broken = format!("{input}.{}", B64URL.encode(bytes));
+        let refused = zai_pay(&unique("tok-curve2"), &broken).send().await;
+        assert_eq!(refused.status, 401, "{name}: {}", refused.text);
+        // The right key, the wrong algorithm for this issuer.
+        let mut other = claims.clone();
+        other["iss"] = json!(if issuer == EC_ISSUER {
+            ED_ISSUER
+        } else {
+            EC_ISSUER
+        });
+        let confused = sign(alg, &other, &key);
+        let refused = zai_pay(&unique("tok-curve3"), &confused).send().await;
+        assert_eq!(refused.status, 401, "{name}: {}", refused.text);
+    }
 }

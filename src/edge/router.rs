@@ -47,15 +47,18 @@ pub async fn handle(
     let path = req.path();
     let method = req.method();
     let mut facts = RequestFacts::default();
-    let page_origin = req.headers().get("origin").ok().flatten();
-    let own_origin = req.url().map(|u| origin(&u)).unwrap_or_default();
+    // Only a browser page on another origin sends `Origin` to a client route.
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let cors_methods = cors::client_route_methods(&segments);
-    let mut resp = if method == Method::Options && cors_methods.is_some() {
+    let page_origin = cors_methods
+        .and_then(|_| req.headers().get("origin").ok().flatten())
+        .map(|page| (page, req.url().map(|u| origin(&u)).unwrap_or_default()));
+    let is_preflight = method == Method::Options && cors_methods.is_some();
+    let mut resp = if is_preflight {
         facts.route("(preflight)", Surface::Meta);
         preflight(
             &env,
-            page_origin.as_deref(),
+            page_origin.as_ref().map(|(page, _)| page.as_str()),
             cors_methods.unwrap_or_default(),
         )?
     } else {
@@ -67,8 +70,8 @@ pub async fn handle(
             }
         }
     };
-    if let (Some(_), Some(page)) = (cors_methods, page_origin.as_deref()) {
-        add_cors_headers(&mut resp, &env, &facts, page, &own_origin)?;
+    if let (Some((page, own)), false) = (&page_origin, is_preflight) {
+        add_cors_headers(&mut resp, &env, &facts, page, own)?;
     }
     let headers = resp.headers_mut();
     // Browsers must never sniff a JSON (or JSONP) answer into something else.
