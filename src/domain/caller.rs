@@ -15,7 +15,17 @@ pub enum Caller<'a> {
     Client(TokenGrant),
 }
 
-impl Caller<'_> {
+impl<'a> Caller<'a> {
+    /// The server credential; `403` for a client token, which cannot use server routes.
+    pub fn into_server(self) -> Result<&'a ApiClient, ApiError> {
+        match self {
+            Caller::Server(client) => Ok(client),
+            Caller::Client(_) => Err(ApiError::InsufficientScope {
+                detail: "this route takes a server credential, not a client token",
+            }),
+        }
+    }
+
     pub fn tenant(&self) -> &str {
         match self {
             Caller::Server(client) => &client.tenant,
@@ -28,16 +38,6 @@ impl Caller<'_> {
         match self {
             Caller::Server(_) => None,
             Caller::Client(grant) => Some(&grant.principal),
-        }
-    }
-
-    /// `403` for a client token: it cannot use server routes.
-    pub fn server_only(&self) -> Result<(), ApiError> {
-        match self {
-            Caller::Server(_) => Ok(()),
-            Caller::Client(_) => Err(ApiError::InsufficientScope {
-                detail: "this route takes a server credential, not a client token",
-            }),
         }
     }
 
@@ -193,7 +193,7 @@ mod tests {
                     (
                         caller.tenant().to_owned(),
                         caller.owner().map(str::to_owned),
-                        caller.server_only().is_ok(),
+                        caller.into_server().is_ok(),
                     )
                 })
         };

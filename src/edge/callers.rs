@@ -40,12 +40,7 @@ pub async fn server_caller<'a>(
     req: &Request,
     facts: &mut RequestFacts,
 ) -> Result<&'a ApiClient, ApiError> {
-    let caller = caller(cfg, req, facts).await?;
-    caller.server_only()?;
-    match caller {
-        Caller::Server(client) => Ok(client),
-        Caller::Client(_) => Err(ApiError::Internal),
-    }
+    caller(cfg, req, facts).await?.into_server()
 }
 
 /// The authenticated caller, noted for the log line; a client token's signature is checked
