@@ -11,6 +11,7 @@
 //! itself in an `Authorization` header.
 
 use super::servicestack_operation;
+use super::tenants::{normalize_origin, Tenants};
 
 pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id";
@@ -18,6 +19,37 @@ pub const EXPOSE_HEADERS: &str =
     "Location, Retry-After, Content-Location, Preference-Applied, X-Request-Id";
 /// How long a browser may cache a preflight.
 pub const MAX_AGE_SECS: u32 = 600;
+
+/// How a page's `Origin` stands with a client route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageOrigin {
+    /// The gateway's own origin (the `/demo` page): no CORS needed, never refused.
+    Own,
+    /// An origin the caller's tenant allows (or, before authentication, some tenant does).
+    Allowed(String),
+    Refused,
+}
+
+/// Judges `page` (an `Origin` header) for `tenant`, or for any tenant while the caller is not
+/// known yet (a preflight, a `401`): the one rule behind the `403`, the preflight and the
+/// headers of an answer.
+pub fn judge_origin(tenants: &Tenants, tenant: Option<&str>, page: &str, own: &str) -> PageOrigin {
+    let Some(origin) = normalize_origin(page) else {
+        return PageOrigin::Refused;
+    };
+    if origin == own {
+        return PageOrigin::Own;
+    }
+    let allowed = match tenant {
+        Some(tenant) => tenants.allows(tenant, &origin),
+        None => tenants.any_allows(&origin),
+    };
+    if allowed {
+        PageOrigin::Allowed(origin)
+    } else {
+        PageOrigin::Refused
+    }
+}
 
 /// The methods of a client route, or `None` for routes that never answer CORS.
 pub fn client_route_methods(segments: &[&str]) -> Option<&'static str> {
@@ -74,6 +106,28 @@ mod tests {
         ] {
             assert_eq!(methods(server), None, "{server}");
         }
+    }
+
+    #[test]
+    fn origins_are_judged_per_tenant_and_before_authentication_for_any() {
+        let tenants = Tenants::from_json(Some(
+            r#"[{"tenant": "a", "allowed_origins": ["https://a.example"]},
+                {"tenant": "b", "allowed_origins": ["https://b.example"]}]"#,
+        ))
+        .unwrap();
+        let judge = |tenant, page| judge_origin(&tenants, tenant, page, "https://pay.example");
+        assert_eq!(
+            judge(Some("a"), "https://A.example"),
+            PageOrigin::Allowed("https://a.example".into())
+        );
+        assert_eq!(judge(Some("a"), "https://b.example"), PageOrigin::Refused);
+        assert_eq!(
+            judge(None, "https://b.example"),
+            PageOrigin::Allowed("https://b.example".into())
+        );
+        assert_eq!(judge(Some("a"), "https://pay.example"), PageOrigin::Own);
+        assert_eq!(judge(None, "null"), PageOrigin::Refused);
+        assert_eq!(judge(None, "https://evil.example"), PageOrigin::Refused);
     }
 
     #[test]

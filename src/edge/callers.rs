@@ -9,8 +9,8 @@ use crate::domain::api_error::ApiError;
 use crate::domain::auth::ApiClient;
 use crate::domain::caller::{authenticate, finish, Caller, Credential};
 use crate::domain::config::GatewayConfig;
+use crate::domain::cors::{judge_origin, PageOrigin};
 use crate::domain::request_log::RequestFacts;
-use crate::domain::tenants::normalize_origin;
 
 /// The caller of a client route (payments, the status link), noted for the log line. A
 /// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise,
@@ -23,10 +23,8 @@ pub async fn client_caller<'a>(
 ) -> Result<Caller<'a>, ApiError> {
     let caller = caller(cfg, req, facts).await?;
     if let Some(page) = header(req, "origin") {
-        let own = origin(url);
-        let allowed = normalize_origin(&page)
-            .is_some_and(|o| o == own || cfg.tenants.allows(caller.tenant(), &o));
-        if !allowed {
+        let judged = judge_origin(&cfg.tenants, Some(caller.tenant()), &page, &origin(url));
+        if judged == PageOrigin::Refused {
             return Err(ApiError::OriginNotAllowed);
         }
     }

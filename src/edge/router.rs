@@ -10,10 +10,10 @@ use super::{
     sandbox_backend, servicestack_routes, zai_routes,
 };
 use crate::domain::api_error::ApiError;
+use crate::domain::cors::{judge_origin, PageOrigin};
 use crate::domain::request_log::{
     accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
 };
-use crate::domain::tenants::normalize_origin;
 use crate::domain::{cors, servicestack_operation, servicestack_types};
 
 /// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
@@ -56,11 +56,7 @@ pub async fn handle(
     let is_preflight = method == Method::Options && cors_methods.is_some();
     let mut resp = if is_preflight {
         facts.route("(preflight)", Surface::Meta);
-        preflight(
-            &env,
-            page_origin.as_ref().map(|(page, _)| page.as_str()),
-            cors_methods.unwrap_or_default(),
-        )?
+        preflight(&env, page_origin.as_ref(), cors_methods.unwrap_or_default())?
     } else {
         match route(req, &env, &ctx, &path, &mut facts).await {
             Ok(resp) => resp,
@@ -96,18 +92,19 @@ pub async fn handle(
 
 /// A browser's preflight for a client route: `204`, with CORS headers when some tenant allows
 /// the origin (a preflight has no credentials), without them otherwise.
-fn preflight(env: &Env, page: Option<&str>, methods: &'static str) -> worker::Result<Response> {
+fn preflight(
+    env: &Env,
+    page: Option<&(String, String)>,
+    methods: &'static str,
+) -> worker::Result<Response> {
     let mut resp = Response::empty()?.with_status(204);
     let headers = resp.headers_mut();
     headers.set("allow", &format!("{methods}, OPTIONS"))?;
-    let allowed = page.and_then(normalize_origin).filter(|o| {
-        config(env)
-            .map(|cfg| cfg.tenants.any_allows(o))
-            .unwrap_or(false)
-    });
-    if let Some(origin) = allowed {
-        for (name, value) in cors::preflight_headers(&origin, methods) {
-            headers.set(name, &value)?;
+    if let (Some((page, own)), Ok(cfg)) = (page, config(env)) {
+        if let PageOrigin::Allowed(origin) = judge_origin(&cfg.tenants, None, page, own) {
+            for (name, value) in cors::preflight_headers(&origin, methods) {
+                headers.set(name, &value)?;
+            }
         }
     }
     headers.set("vary", "Origin")?;
@@ -126,18 +123,13 @@ fn add_cors_headers(
 ) -> worker::Result<()> {
     let headers = resp.headers_mut();
     headers.set("vary", "Origin")?;
-    let Some(origin) = normalize_origin(page).filter(|o| o != own_origin) else {
-        return Ok(());
-    };
     let Ok(cfg) = config(env) else {
         return Ok(());
     };
-    let allowed = facts.error != Some(ApiError::OriginNotAllowed.code())
-        && match &facts.tenant {
-            Some(tenant) => cfg.tenants.allows(tenant, &origin),
-            None => cfg.tenants.any_allows(&origin),
-        };
-    if allowed {
+    // The rule behind the `403` (edge::callers): a refused origin gets no CORS headers.
+    if let PageOrigin::Allowed(origin) =
+        judge_origin(&cfg.tenants, facts.tenant.as_deref(), page, own_origin)
+    {
         for (name, value) in cors::response_headers(&origin) {
             headers.set(name, &value)?;
         }
