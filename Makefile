@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 8787
+# The checkout demo's shop page (demo/merchant_server.mjs); .dev.vars.example allows its origin.
+DEMO_PORT ?= 8788
 WORKER_BUILD_VERSION := 0.8.7
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
@@ -73,8 +75,11 @@ dev: setup
 	@echo "       -u dev_key:dev_secret_0123456789 -H 'content-type: application/json' \\"
 	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
 	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
-	@echo "  web checkout demo: http://127.0.0.1:$(PORT)/demo"
+	@echo "  web checkout demo, a shop's page on another origin: http://127.0.0.1:$(DEMO_PORT)/"
 	@echo
+	@# The demo's merchant server runs beside the gateway and stops with it.
+	@EDGEPAY_URL=http://127.0.0.1:$(PORT) MERCHANT_PORT=$(DEMO_PORT) node demo/merchant_server.mjs & merchant=$$!; \
+	trap 'kill $$merchant 2>/dev/null' EXIT; \
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
 		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox

@@ -23,7 +23,8 @@ pub const MAX_AGE_SECS: u32 = 600;
 /// How a page's `Origin` stands with a client route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageOrigin {
-    /// The gateway's own origin (the `/demo` page): no CORS needed, never refused.
+    /// A page on the gateway's own origin (a same-origin `fetch` still sends `Origin`): no CORS
+    /// needed, never refused.
     Own,
     /// An origin the caller's tenant allows (or, before authentication, some tenant does).
     Allowed(String),

@@ -14,7 +14,6 @@ pub mod caller;
 pub mod client_token;
 pub mod config;
 pub mod cors;
-pub mod demo_page;
 pub mod idempotency;
 pub mod ids;
 pub mod payment;

@@ -41,7 +41,7 @@ pub enum Surface {
     /// The backend's result endpoint.
     Internal,
     Sandbox,
-    /// Health, the API document, the demo, unknown routes.
+    /// Health, the API document, the ServiceStack types, unknown routes.
     Meta,
 }
 

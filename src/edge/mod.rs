@@ -8,7 +8,6 @@ pub mod callback_consumer;
 pub mod callback_routes;
 pub mod callers;
 pub mod client_token_routes;
-pub mod demo_routes;
 pub mod do_client;
 pub mod do_protocol;
 pub mod durable_storage;

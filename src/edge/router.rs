@@ -6,8 +6,8 @@ use worker::{console_error, console_log, Context, Date, Env, Method, Request, Re
 use super::env_config::config;
 use super::http_io::{json_response, origin, problem_response, raw_response};
 use super::{
-    callback_routes, client_token_routes, demo_routes, fault_routes, internal_routes,
-    sandbox_backend, servicestack_routes, zai_routes,
+    callback_routes, client_token_routes, fault_routes, internal_routes, sandbox_backend,
+    servicestack_routes, zai_routes,
 };
 use crate::domain::api_error::ApiError;
 use crate::domain::cors::{judge_origin, PageOrigin};
@@ -239,11 +239,6 @@ async fn route(
             facts.route("/sandbox/payments", Surface::Sandbox);
             only(&method, &[Method::Post], "POST")?;
             sandbox_backend::payments(req, env, ctx, &url).await
-        }
-        ["demo", rest @ ..] if config(env)?.sandbox_enabled => {
-            facts.route("/demo", Surface::Sandbox);
-            let cfg = config(env)?;
-            demo_routes::serve(&method, &cfg, rest)
         }
         _ => Err(ApiError::NotFound {
             detail: "no such route",

@@ -151,16 +151,11 @@ impl Gateway {
             .iter()
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
             .collect();
-        // The watchdog: run wrangler in the background, and when the test process (our
-        // parent) is gone, kill the whole group.
-        let script = format!(
-            "node_modules/.bin/wrangler {} >>'{}' 2>&1 </dev/null & child=$!; \
-             while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; \
-             kill -TERM -- -$$ 2>/dev/null",
+        let script = super::under_watchdog(&format!(
+            "node_modules/.bin/wrangler {} >>'{}' 2>&1 </dev/null",
             quoted.join(" "),
             self.log_path.display(),
-            std::process::id()
-        );
+        ));
         let xdg = self.persist_dir.with_file_name("xdg");
         let mut child = Command::new("bash")
             .arg("-c")

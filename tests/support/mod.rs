@@ -19,6 +19,18 @@ pub const TENANT_B_SECRET: &str = "sk_test_tenant_b_0123456789";
 pub const BACKEND_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const CALLBACK_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
+/// A bash script that runs `command` in the background and, when the test process (its parent)
+/// is gone, kills its whole process group: run it with `process_group(0)`, so nothing it starts
+/// outlives the tests even though statics are never dropped.
+pub fn under_watchdog(command: &str) -> String {
+    format!(
+        "{command} & child=$!; \
+         while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; \
+         kill -TERM -- -$$ 2>/dev/null",
+        std::process::id()
+    )
+}
+
 pub fn api_clients_json() -> String {
     serde_json::json!([
         {"key_id": TENANT_A_KEY, "secret": TENANT_A_SECRET, "tenant": "tenant-a", "callback_secret": CALLBACK_SECRET},

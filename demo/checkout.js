@@ -1,6 +1,10 @@
-// edgepay sandbox checkout: pays through the Zai route and shows each state as it happens.
-// Everything taken from a response is written with textContent, never parsed as HTML.
+// edgepay sandbox checkout: a shop's page that pays edgepay cross-origin with a client token from
+// its own server (demo/merchant_server.mjs), through the Zai route, and shows each state as it
+// happens. Everything taken from a response is written with textContent, never parsed as HTML.
 'use strict';
+
+// edgepay's origin, set by the shop's server; this page is served from another one.
+const GATEWAY = document.querySelector('meta[name="edgepay-gateway"]').content;
 
 // The sandbox picks its outcome from the paying account id (README, "Sandbox backend").
 const ACCOUNTS = {
@@ -18,7 +22,7 @@ const HELD_AFTER_MS = 300;
 // default re-submission schedule).
 const POLL_WAIT_SECS = 10;
 const MAX_POLLS = 20;
-// The callback log is read every 500 ms for at most 30 s.
+// The shop's server is asked for the callbacks it verified every 500 ms for at most 30 s.
 const CALLBACK_LOG_INTERVAL_MS = 500;
 const MAX_CALLBACK_LOG_READS = 60;
 const TERMINAL = new Set(['completed', 'declined', 'failed', 'error']);
@@ -26,6 +30,8 @@ const TERMINAL = new Set(['completed', 'declined', 'failed', 'error']);
 const $ = (id) => document.getElementById(id);
 let startedAt = 0;
 let runs = 0;
+// The client token for the payment under way (never a server credential).
+let token = '';
 
 function newItemId() {
   const bytes = new Uint8Array(6);
@@ -69,16 +75,14 @@ function showBody(text) {
 }
 
 function authorization() {
-  // btoa takes Latin-1 only; encode the credential as UTF-8 first.
-  const raw = new TextEncoder().encode($('key-id').value + ':' + $('secret').value);
-  return 'Basic ' + btoa(String.fromCharCode(...raw));
+  return 'Bearer ' + token;
 }
 
-// Only links back to this gateway's request routes are followed.
-function sameOriginRequestLink(link) {
+// Only links to edgepay's request routes are followed.
+function gatewayRequestLink(link) {
   try {
-    const url = new URL(link, location.origin);
-    return url.origin === location.origin && /^\/request\/[0-9a-f]{32}\/status$/.test(url.pathname)
+    const url = new URL(link, GATEWAY);
+    return url.origin === GATEWAY && /^\/request\/[0-9a-f]{32}\/status$/.test(url.pathname)
       ? url.href
       : null;
   } catch {
@@ -95,6 +99,7 @@ async function call(url, init, timeoutSecs) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutSecs * 1000);
   try {
+    // edgepay sets no cookies and needs none: the token travels in Authorization.
     const resp = await fetch(url, { ...init, signal: abort.signal, credentials: 'omit', cache: 'no-store' });
     const text = await resp.text();
     let json = null;
@@ -187,42 +192,52 @@ async function followStatusLink(link) {
 function renderCallbackLog(entries) {
   const rows = $('callback-rows');
   rows.replaceChildren();
-  for (const entry of entries) {
+  entries.forEach((entry, i) => {
     const tr = document.createElement('tr');
-    tr.dataset.http = String(entry.http_response);
-    for (const value of [entry.attempt, entry.executed_utc, entry.http_response, entry.detail]) {
+    tr.dataset.resultStatus = String(entry.resultStatus);
+    const verified = entry.verified === true ? 'verified' : 'not verified';
+    for (const value of [i + 1, entry.receivedAt, entry.resultStatus, entry.itemState, verified]) {
       const td = document.createElement('td');
       td.textContent = value === null || value === undefined ? '\u2014' : String(value);
       tr.append(td);
     }
     rows.append(tr);
-  }
-}
-
-function callbackLogFinished(entries) {
-  return entries.some((e) => {
-    const code = Number(e.http_response);
-    return (code >= 200 && code < 300) || code === 410 || /exhausted|stopped/.test(String(e.detail));
   });
 }
 
-async function watchCallbackLog(requestId) {
+// Step 3 happens on the shop's server: it verifies each callback's signature before it believes
+// it. The page asks its own server what it has verified for this item.
+async function watchCallbacks(item, requestId) {
   const box = $('callback-log');
   box.hidden = false;
-  const url = location.origin + '/request/' + requestId + '/callbacks';
+  const url = '/orders/' + encodeURIComponent(item);
   for (let read = 0; read < MAX_CALLBACK_LOG_READS; read++) {
-    const reply = await call(url, { headers: { authorization: authorization() } }, 15);
-    const entries = reply.json && Array.isArray(reply.json.callbacks) ? reply.json.callbacks : [];
+    const reply = await call(url, {}, 15);
+    const all = reply.json && Array.isArray(reply.json.callbacks) ? reply.json.callbacks : [];
+    const entries = all.filter((c) => c && c.requestId === requestId);
     renderCallbackLog(entries);
-    if (callbackLogFinished(entries)) {
-      phase('callback', 'delivery log: ' + entries.length + ' attempt(s), last: ' + String(entries[entries.length - 1].detail));
+    if (entries.length > 0) {
+      phase('callback', 'the shop\'s server verified the signed callback, result ' + String(entries[0].resultStatus));
       box.dataset.done = 'true';
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, CALLBACK_LOG_INTERVAL_MS));
   }
-  phase('callback', 'no final delivery in the log yet');
+  phase('callback', 'no verified callback at the shop\'s server yet');
   box.dataset.done = 'true';
+}
+
+// Step 1 happens on the shop's server: it mints a client token for this one item.
+async function fetchToken(item, withCallback) {
+  const reply = await call('/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ item, callback: withCallback }),
+  }, 15);
+  if (reply.status !== 201 || !reply.json || typeof reply.json.token !== 'string') {
+    throw new Error('the shop\'s server gave no token: ' + problemMessage(reply.json && { detail: reply.json.error }, reply.text));
+  }
+  return reply.json;
 }
 
 function resetView() {
@@ -237,22 +252,32 @@ function resetView() {
   }
 }
 
-async function pay(event) {
-  event.preventDefault();
-  const button = $('pay');
-  button.disabled = true;
-  resetView();
-  startedAt = performance.now();
+// One payment, from the token to the callback.
+async function runPayment() {
   const scenario = new FormData($('checkout')).get('scenario');
   const account = ACCOUNTS[scenario] || ACCOUNTS.instant;
   const wait = Math.max(0, Math.min(30, Math.trunc(Number($('wait').value) || 0)));
-  const callback = $('callback').value.trim();
   const item = $('item').value.trim();
+
+  setState('token');
+  let minted;
+  try {
+    minted = await fetchToken(item, $('callback').checked);
+  } catch (err) {
+    phase('error', String(err && err.message ? err.message : err));
+    setState('error');
+    return;
+  }
+  token = minted.token;
+  $('token-state').textContent = 'for item ' + item + ', expires ' + String(minted.expires_at);
+  phase('token', 'the shop\'s server minted a client token for ' + item + ', expires ' + String(minted.expires_at));
+  // The token names the one callback URL it may ask for; the page sends exactly that.
+  const callback = minted.callback || '';
   const body = { account_id: account };
   if (callback) body.callback = callback;
 
   setState('submitting');
-  phase('submitting', 'PATCH /items/' + item + '/make_payment, account ' + account + ', Prefer: wait=' + wait);
+  phase('submitting', 'PATCH ' + GATEWAY + '/items/' + item + '/make_payment, account ' + account + ', Prefer: wait=' + wait);
   const held = setTimeout(() => {
     phase('held', 'the gateway holds the call open for up to ' + wait + ' s');
     setState('held');
@@ -261,7 +286,7 @@ async function pay(event) {
   let requestId = null;
   try {
     const reply = await call(
-      location.origin + '/items/' + encodeURIComponent(item) + '/make_payment',
+      GATEWAY + '/items/' + encodeURIComponent(item) + '/make_payment',
       {
         method: 'PATCH',
         headers: { authorization: authorization(), 'content-type': 'application/json', prefer: 'wait=' + wait },
@@ -271,7 +296,7 @@ async function pay(event) {
     );
     clearTimeout(held);
     // Content-Location names the request on a backend answer; the status object links it otherwise.
-    const link = sameOriginRequestLink(
+    const link = gatewayRequestLink(
       reply.headers.get('content-location') || (reply.json && reply.json.links ? reply.json.links.status : null),
     );
     requestId = requestIdOf(link);
@@ -290,16 +315,29 @@ async function pay(event) {
   }
   if (callback && requestId && TERMINAL.has(end) && end !== 'error') {
     try {
-      await watchCallbackLog(requestId);
+      await watchCallbacks(item, requestId);
     } catch (err) {
-      phase('callback', 'reading the delivery log failed: ' + String(err && err.message ? err.message : err));
+      phase('callback', 'asking the shop\'s server for its callbacks failed: ' + String(err && err.message ? err.message : err));
       $('callback-log').dataset.done = 'true';
     }
   }
-  $('item').value = newItemId();
-  button.disabled = false;
-  runs += 1;
-  document.body.dataset.runs = String(runs);
+}
+
+async function pay(event) {
+  event.preventDefault();
+  const button = $('pay');
+  button.disabled = true;
+  resetView();
+  startedAt = performance.now();
+  try {
+    await runPayment();
+  } finally {
+    token = '';
+    $('item').value = newItemId();
+    button.disabled = false;
+    runs += 1;
+    document.body.dataset.runs = String(runs);
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
