@@ -20,8 +20,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 # Release builds skip wasm-opt for dev and tests (faster); `make deploy` sets WASM_OPT=1.
 WORKER_BUILD_FLAGS := --release $(if $(WASM_OPT),,--no-opt)
-# Every file under src/ (Rust sources and the assets they include_str!).
-RUST_SOURCES := $(shell find src -type f ! -name '.reload-trigger') Cargo.toml Cargo.lock
+# Every file of the Worker crate (src/) and of its core (core/src), with the assets they include_str!.
+RUST_SOURCES := $(shell find src core/src -type f ! -name '.reload-trigger') Cargo.toml core/Cargo.toml Cargo.lock
 # Debian's Chromium drives the browser test (tests/e2e_demo_browser.rs); apt-get needs root.
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -88,12 +88,13 @@ dev: setup
 test: setup lint unit e2e
 
 lint:
-	cargo fmt --check
+	cargo fmt --all --check
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
+# The core's unit tests and property tests, on the host (the Worker crate has none of its own).
 unit:
-	cargo test --lib
+	cargo test -p edgepay-core
 
 e2e: worker test-tools
 	cargo test --test 'e2e_*'

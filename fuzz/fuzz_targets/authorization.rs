@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use edgepay_fuzz::domain::auth::{parse_authorization, ClientRegistry, Credentials};
+use edgepay_core::auth::api_keys::{parse_authorization, ClientRegistry, Credentials};
 use libfuzzer_sys::fuzz_target;
 
 const CLIENTS: &str = r#"[

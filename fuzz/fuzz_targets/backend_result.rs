@@ -1,8 +1,8 @@
 //! Fuzzes what the backend sends: the async result body and its Standard Webhooks signature headers.
 #![no_main]
 
-use edgepay_fuzz::domain::backend_contract::parse_result_delivery;
-use edgepay_fuzz::domain::signing::{verify, SignedHeaders, SigningSecret};
+use edgepay_core::backend::contract::parse_result_delivery;
+use edgepay_core::signing::{verify, SignedHeaders, SigningSecret};
 use edgepay_fuzz::split_input;
 use libfuzzer_sys::fuzz_target;
 

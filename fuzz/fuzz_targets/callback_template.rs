@@ -1,8 +1,8 @@
 //! Fuzzes callback templates: parsing under both policies, then rendering what was accepted.
 #![no_main]
 
-use edgepay_fuzz::domain::callback_template::{CallbackTemplate, CallbackVars};
-use edgepay_fuzz::domain::ssrf_rules::CallbackPolicy;
+use edgepay_core::callback::template::{CallbackTemplate, CallbackVars};
+use edgepay_core::callback::ssrf_rules::CallbackPolicy;
 use edgepay_fuzz::split_input;
 use libfuzzer_sys::fuzz_target;
 

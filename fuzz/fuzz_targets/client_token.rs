@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use edgepay_fuzz::domain::client_token::MintRequest;
-use edgepay_fuzz::domain::tenants::Tenants;
+use edgepay_core::auth::client_token::MintRequest;
+use edgepay_core::auth::tenants::Tenants;
 use libfuzzer_sys::fuzz_target;
 
 const TENANTS: &str = r#"[{"tenant": "t", "allowed_origins": ["https://shop.example.com"],

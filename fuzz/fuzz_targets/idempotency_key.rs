@@ -1,7 +1,7 @@
 //! Fuzzes `Idempotency-Key`: accepted keys are exactly the trimmed 1–255 printable ASCII ones.
 #![no_main]
 
-use edgepay_fuzz::domain::idempotency::IdempotencyKey;
+use edgepay_core::payment::idempotency::IdempotencyKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

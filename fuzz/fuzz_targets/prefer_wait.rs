@@ -1,7 +1,7 @@
 //! Fuzzes the hold time: `wait` as text and as JSON, and the `Prefer` header.
 #![no_main]
 
-use edgepay_fuzz::domain::wait::{Preferences, WaitDecision, WaitSecs};
+use edgepay_core::payment::wait::{Preferences, WaitDecision, WaitSecs};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,8 @@
 //! Fuzzes body decoding: the content-type header, JSON bodies and strict form bodies.
 #![no_main]
 
-use edgepay_fuzz::domain::api_error::ApiError;
-use edgepay_fuzz::domain::request_body::{body_format, parse_fields, BodyFormat};
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::request_body::{body_format, parse_fields, BodyFormat};
 use edgepay_fuzz::split_input;
 use libfuzzer_sys::fuzz_target;
 

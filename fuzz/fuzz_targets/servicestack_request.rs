@@ -1,10 +1,10 @@
 //! Fuzzes the ServiceStack makePayment request: query, form and JSON merged, then validated; and framing.
 #![no_main]
 
-use edgepay_fuzz::domain::api_error::ApiError;
-use edgepay_fuzz::domain::request_body::{parse_fields, parse_form, BodyFormat};
-use edgepay_fuzz::domain::servicestack_request::{merge_sources, ServiceStackPayment, FIELDS};
-use edgepay_fuzz::domain::servicestack_response::{negotiate, sanitize_jsonp};
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::request_body::{parse_fields, parse_form, BodyFormat};
+use edgepay_core::dialect::servicestack::request::{merge_sources, ServiceStackPayment, FIELDS};
+use edgepay_core::dialect::servicestack::response::{negotiate, sanitize_jsonp};
 use edgepay_fuzz::split_input;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use edgepay_fuzz::domain::ssrf_rules::{classify, CallbackPolicy};
+use edgepay_core::callback::ssrf_rules::{classify, CallbackPolicy};
 use libfuzzer_sys::fuzz_target;
 use url::{Host, Url};
 

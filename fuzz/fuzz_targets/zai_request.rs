@@ -1,11 +1,11 @@
 //! Fuzzes the Zai make-payment request: path item, content type and body, as the route reads them.
 #![no_main]
 
-use edgepay_fuzz::domain::api_error::ApiError;
-use edgepay_fuzz::domain::idempotency::fingerprint;
-use edgepay_fuzz::domain::request_body::{body_format, check_size, parse_fields};
-use edgepay_fuzz::domain::ssrf_rules::CallbackPolicy;
-use edgepay_fuzz::domain::zai_request::ZaiPayment;
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::payment::idempotency::fingerprint;
+use edgepay_core::http::request_body::{body_format, check_size, parse_fields};
+use edgepay_core::callback::ssrf_rules::CallbackPolicy;
+use edgepay_core::dialect::zai::request::ZaiPayment;
 use edgepay_fuzz::split_input;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,0 +1,3 @@
+//! The internal payment backend, as edgepay sees it.
+
+pub mod contract;

@@ -1,0 +1,229 @@
+//! Gateway configuration from Worker vars and secrets, parsed and checked in one place.
+//!
+//! Errors name the variable, never its value, since several are secrets.
+
+use url::Url;
+
+use crate::auth::api_keys::ClientRegistry;
+use crate::auth::tenants::Tenants;
+use crate::backend::contract::DispatchPolicy;
+use crate::callback::delivery::CallbackPolicyTiming;
+use crate::callback::ssrf_rules::CallbackPolicy;
+use crate::payment::request_record::Lifetimes;
+use crate::signing::SigningSecret;
+use crate::time::{DAY_MS, SECOND_MS};
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub clients: ClientRegistry,
+    /// Per-tenant allowed origins and client-token issuers (`TENANTS`).
+    pub tenants: Tenants,
+    /// Base URL of the payment backend; dispatches go to `{backend_url}/payments`.
+    pub backend_url: Url,
+    /// The first key signs dispatches; any key verifies results (rotation).
+    pub backend_secrets: Vec<SigningSecret>,
+    pub sandbox_enabled: bool,
+    /// Test-only: serves `/__faults/...` (panic, object reset) so tests can interrupt held
+    /// callers on purpose. Never on in a shipped configuration.
+    pub fault_injection: bool,
+    pub callback_policy: CallbackPolicy,
+    pub dispatch: DispatchPolicy,
+    pub lifetimes: Lifetimes,
+    pub callbacks: CallbackPolicyTiming,
+}
+
+fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, String> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(format!("{name} must be true or false")),
+    }
+}
+
+fn parse_u64(name: &str, raw: Option<String>, default: u64) -> Result<u64, String> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number")),
+    }
+}
+
+fn parse_list(name: &str, raw: Option<String>, default: &[u64]) -> Result<Vec<u64>, String> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(default.to_vec()),
+        Some(v) => v
+            .split(',')
+            .map(|part| part.trim().parse::<u64>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| format!("{name} must be a comma-separated list of whole numbers")),
+    }
+}
+
+impl GatewayConfig {
+    /// Reads every setting through `get` (the Worker's env on the edge, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let clients =
+            ClientRegistry::from_json(&get("API_CLIENTS").ok_or("API_CLIENTS is not set")?)?;
+        if clients.is_empty() {
+            return Err("API_CLIENTS lists no clients".to_owned());
+        }
+        let tenants = Tenants::from_json(get("TENANTS").as_deref())?;
+        let backend_url = get("BACKEND_URL").ok_or("BACKEND_URL is not set")?;
+        let backend_url =
+            Url::parse(backend_url.trim()).map_err(|_| "BACKEND_URL must be an absolute URL")?;
+        if !matches!(backend_url.scheme(), "http" | "https") {
+            return Err("BACKEND_URL must be http or https".to_owned());
+        }
+        let backend_secrets = get("BACKEND_SECRET")
+            .ok_or("BACKEND_SECRET is not set")?
+            .split_whitespace()
+            .map(SigningSecret::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("BACKEND_SECRET: {e}"))?;
+        if backend_secrets.is_empty() {
+            return Err("BACKEND_SECRET is empty".to_owned());
+        }
+        let defaults = DispatchPolicy::default();
+        let dispatch = DispatchPolicy {
+            timeout_ms: parse_u64(
+                "DISPATCH_TIMEOUT_MS",
+                get("DISPATCH_TIMEOUT_MS"),
+                defaults.timeout_ms,
+            )?,
+            retry_delays_ms: parse_list(
+                "DISPATCH_RETRY_DELAYS_MS",
+                get("DISPATCH_RETRY_DELAYS_MS"),
+                &defaults.retry_delays_ms,
+            )?,
+        };
+        let lifetimes = Lifetimes {
+            result_timeout_ms: parse_u64(
+                "RESULT_TIMEOUT_SECS",
+                get("RESULT_TIMEOUT_SECS"),
+                86_400,
+            )?
+            .saturating_mul(SECOND_MS),
+            retention_ms: parse_u64("RETENTION_DAYS", get("RETENTION_DAYS"), 7)?
+                .saturating_mul(DAY_MS),
+        };
+        let callback_defaults = CallbackPolicyTiming::default();
+        let callbacks = CallbackPolicyTiming {
+            schedule_ms: parse_list(
+                "CALLBACK_RETRY_SCHEDULE_MS",
+                get("CALLBACK_RETRY_SCHEDULE_MS"),
+                &callback_defaults.schedule_ms,
+            )?,
+            timeout_ms: parse_u64(
+                "CALLBACK_TIMEOUT_MS",
+                get("CALLBACK_TIMEOUT_MS"),
+                callback_defaults.timeout_ms,
+            )?,
+            confirm_ms: parse_u64(
+                "CALLBACK_CONFIRM_MS",
+                get("CALLBACK_CONFIRM_MS"),
+                callback_defaults.confirm_ms,
+            )?,
+        };
+        if callbacks.schedule_ms.is_empty() {
+            return Err("CALLBACK_RETRY_SCHEDULE_MS must list at least one delay".to_owned());
+        }
+        Ok(Self {
+            clients,
+            tenants,
+            backend_url,
+            backend_secrets,
+            sandbox_enabled: parse_bool("SANDBOX_ENABLED", get("SANDBOX_ENABLED"), false)?,
+            fault_injection: parse_bool("FAULT_INJECTION", get("FAULT_INJECTION"), false)?,
+            callback_policy: CallbackPolicy {
+                allow_insecure: parse_bool(
+                    "ALLOW_INSECURE_CALLBACKS",
+                    get("ALLOW_INSECURE_CALLBACKS"),
+                    false,
+                )?,
+            },
+            dispatch,
+            lifetimes,
+            callbacks,
+        })
+    }
+
+    /// `{BACKEND_URL}/payments`, keeping any path prefix of the base URL.
+    pub fn backend_payments_url(&self) -> String {
+        format!(
+            "{}/payments",
+            self.backend_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                "API_CLIENTS",
+                r#"[{"key_id":"k","secret":"sk_test_0123456789abcdef","tenant":"t"}]"#.to_owned(),
+            ),
+            ("BACKEND_URL", "http://127.0.0.1:8787/sandbox/".to_owned()),
+            (
+                "BACKEND_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            ),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<GatewayConfig, String> {
+        GatewayConfig::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_production_safe() {
+        let c = load(&base()).unwrap();
+        assert!(!c.sandbox_enabled);
+        assert!(!c.fault_injection);
+        assert_eq!(c.callback_policy, CallbackPolicy::PRODUCTION);
+        assert_eq!(c.dispatch, DispatchPolicy::default());
+        assert_eq!(c.lifetimes.result_timeout_ms, 86_400_000);
+        assert_eq!(c.lifetimes.retention_ms, 7 * DAY_MS);
+        assert_eq!(c.callbacks, CallbackPolicyTiming::default());
+        assert_eq!(
+            c.backend_payments_url(),
+            "http://127.0.0.1:8787/sandbox/payments"
+        );
+    }
+
+    #[test]
+    fn overrides_and_errors_name_the_variable() {
+        let mut vars = base();
+        vars.insert("SANDBOX_ENABLED", "true".into());
+        vars.insert("DISPATCH_RETRY_DELAYS_MS", "100, 200".into());
+        let c = load(&vars).unwrap();
+        assert!(c.sandbox_enabled);
+        assert_eq!(c.dispatch.retry_delays_ms, vec![100, 200]);
+
+        for (name, value) in [
+            ("SANDBOX_ENABLED", "maybe"),
+            ("FAULT_INJECTION", "on"),
+            ("DISPATCH_TIMEOUT_MS", "-1"),
+            ("DISPATCH_RETRY_DELAYS_MS", "1,x"),
+            ("BACKEND_URL", "not a url"),
+            ("BACKEND_SECRET", "plain"),
+            ("API_CLIENTS", "[]"),
+            ("CALLBACK_RETRY_SCHEDULE_MS", "0,soon"),
+            ("CALLBACK_TIMEOUT_MS", "x"),
+        ] {
+            let mut vars = base();
+            vars.insert(name, value.into());
+            let err = load(&vars).unwrap_err();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        let mut missing = base();
+        missing.remove("BACKEND_SECRET");
+        assert!(load(&missing).unwrap_err().contains("BACKEND_SECRET"));
+    }
+}

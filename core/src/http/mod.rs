@@ -1,0 +1,8 @@
+//! What every route shares: the one error type, problem+json, request bodies, CORS and the request log line.
+
+pub mod answer;
+pub mod api_error;
+pub mod cors;
+pub mod problem_json;
+pub mod request_body;
+pub mod request_log;

@@ -1,0 +1,301 @@
+//! Every command the Worker sends a Durable Object, and every object's reply, as types.
+//!
+//! A command names its object, its path and its reply type in one place (the [`Command`]
+//! impl), so the sender (`call::<C>` in the Worker's `objects/client.rs`) and the object's
+//! router (which matches on `C::PATH`) cannot disagree. On the wire each is a JSON POST.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::callback::delivery::{AttemptLogEntry, AttemptOutcome, CallbackJob};
+use crate::payment::idempotency::Claim;
+use crate::payment::item_lock::HolderProbe;
+use crate::payment::new_payment::NewPayment;
+use crate::payment::request_record::{RequestView, StoredResult};
+use crate::payment::request_state::RequestState;
+
+/// The three object classes, by their `wrangler.toml` binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    /// One per request id: the record, the held callers, the callback outbox.
+    PaymentRequest,
+    /// One per (tenant, subject): at most one payment in flight.
+    ItemLock,
+    /// One per (tenant, owner, `Idempotency-Key`).
+    IdempotencyKey,
+}
+
+impl Object {
+    pub fn binding(self) -> &'static str {
+        match self {
+            Object::PaymentRequest => "PAYMENT_REQUEST",
+            Object::ItemLock => "ITEM_LOCK",
+            Object::IdempotencyKey => "IDEMPOTENCY",
+        }
+    }
+}
+
+/// A command: sent to `OBJECT` at `PATH`, answered with `Reply` (or `404` for "no such request").
+pub trait Command: Serialize + DeserializeOwned {
+    const OBJECT: Object;
+    const PATH: &'static str;
+    type Reply: Serialize + DeserializeOwned;
+
+    /// How long the object may hold the caller before answering (the call's deadline grows by it).
+    fn hold_ms(&self) -> u64 {
+        0
+    }
+}
+
+macro_rules! command {
+    ($command:ty, $object:ident, $path:literal, $reply:ty) => {
+        impl Command for $command {
+            const OBJECT: Object = Object::$object;
+            const PATH: &'static str = $path;
+            type Reply = $reply;
+        }
+    };
+    ($command:ty, $object:ident, $path:literal, $reply:ty, hold = $hold:ident) => {
+        impl Command for $command {
+            const OBJECT: Object = Object::$object;
+            const PATH: &'static str = $path;
+            type Reply = $reply;
+            fn hold_ms(&self) -> u64 {
+                self.$hold
+            }
+        }
+    };
+}
+
+/// An empty acknowledgement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {}
+
+// ---- the payment-request object ----
+
+/// Store, dispatch, and hold the caller up to `wait_ms`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatePayment {
+    pub request_id: String,
+    pub payment: NewPayment,
+    pub wait_ms: u64,
+    /// The origin the client called, for absolute links in callbacks.
+    pub origin: String,
+}
+command!(
+    CreatePayment,
+    PaymentRequest,
+    "/create",
+    RequestView,
+    hold = wait_ms
+);
+
+/// The request's view, for `tenant` only (and a client token's `owner` only), after holding up
+/// to `wait_ms`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReadStatus {
+    pub tenant: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub wait_ms: u64,
+}
+command!(
+    ReadStatus,
+    PaymentRequest,
+    "/status",
+    RequestView,
+    hold = wait_ms
+);
+
+/// A verified asynchronous result from the backend.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliverResult {
+    pub message_id: String,
+    pub result: StoredResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultReply {
+    /// Stored: the request went from `from` to `completed`.
+    Stored {
+        from: RequestState,
+    },
+    AlreadyStored,
+    Replayed,
+    Conflict,
+    NotFound,
+}
+command!(DeliverResult, PaymentRequest, "/result", ResultReply);
+
+/// Whether the request exists and is terminal (the item lock heals stale holders with it).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ProbeHolder {}
+command!(ProbeHolder, PaymentRequest, "/probe", HolderProbe);
+
+/// What attempt `attempt` of the callback must send, if anything.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FetchCallbackJob {
+    pub attempt: u32,
+}
+command!(
+    FetchCallbackJob,
+    PaymentRequest,
+    "/callback/job",
+    CallbackJob
+);
+
+/// How attempt `attempt` went.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReportCallback {
+    pub attempt: u32,
+    pub executed_ms: u64,
+    #[serde(default)]
+    pub http_response: Option<u16>,
+    pub detail: String,
+    pub outcome: AttemptOutcome,
+}
+command!(ReportCallback, PaymentRequest, "/callback/report", Ack);
+
+/// The dead-letter consumer saw this request's message.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ConfirmDeadLettered {}
+command!(
+    ConfirmDeadLettered,
+    PaymentRequest,
+    "/callback/dead-lettered",
+    Ack
+);
+
+/// The delivery log, for `tenant` only.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReadCallbackLog {
+    pub tenant: String,
+}
+
+/// The delivery log, oldest first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CallbackLog {
+    pub has_callback: bool,
+    pub entries: Vec<AttemptLogEntry>,
+}
+command!(
+    ReadCallbackLog,
+    PaymentRequest,
+    "/callback/log",
+    CallbackLog
+);
+
+/// Deliver the callback again, for `tenant` only.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReplayCallback {
+    pub tenant: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayReply {
+    Started,
+    NotTerminal,
+    NoCallback,
+}
+command!(
+    ReplayCallback,
+    PaymentRequest,
+    "/callback/replay",
+    ReplayReply
+);
+
+/// Test-only (`FAULT_INJECTION`): what the object is asked to do to itself.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InjectFault {
+    Panic,
+    Reset,
+}
+command!(InjectFault, PaymentRequest, "/fault", Ack);
+
+// ---- the item-lock object ----
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AcquireLock {
+    pub request_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LockReply {
+    pub acquired: bool,
+    pub holder: String,
+}
+command!(AcquireLock, ItemLock, "/acquire", LockReply);
+
+/// Only the holder's release frees the lock.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReleaseLock {
+    pub request_id: String,
+}
+command!(ReleaseLock, ItemLock, "/release", Ack);
+
+// ---- the idempotency-key object ----
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClaimKey {
+    pub fingerprint: String,
+    /// The request id to use if this is the key's first use.
+    pub request_id: String,
+    /// How long the claiming call will hold its caller (sizes the answering lease).
+    pub hold_ms: u64,
+}
+command!(ClaimKey, IdempotencyKey, "/claim", Claim);
+
+/// The first call for `request_id` has answered: its answering lease is given back.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SettleKey {
+    pub request_id: String,
+}
+command!(SettleKey, IdempotencyKey, "/settle", bool);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route<C: Command>() -> (&'static str, &'static str) {
+        (C::OBJECT.binding(), C::PATH)
+    }
+
+    #[test]
+    fn no_two_commands_of_an_object_share_a_path() {
+        let all = [
+            route::<CreatePayment>(),
+            route::<ReadStatus>(),
+            route::<DeliverResult>(),
+            route::<ProbeHolder>(),
+            route::<FetchCallbackJob>(),
+            route::<ReportCallback>(),
+            route::<ConfirmDeadLettered>(),
+            route::<ReadCallbackLog>(),
+            route::<ReplayCallback>(),
+            route::<InjectFault>(),
+            route::<AcquireLock>(),
+            route::<ReleaseLock>(),
+            route::<ClaimKey>(),
+            route::<SettleKey>(),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn holding_commands_say_how_long() {
+        let status = ReadStatus {
+            tenant: "t".into(),
+            owner: None,
+            wait_ms: 7_000,
+        };
+        assert_eq!(status.hold_ms(), 7_000);
+        assert_eq!(ProbeHolder {}.hold_ms(), 0);
+    }
+}

@@ -1,0 +1,3 @@
+//! The Durable Objects' commands, named once: each command type carries its object, its path and its reply type.
+
+pub mod commands;

@@ -1,0 +1,121 @@
+//! The item lock's rule: at most one payment in flight per (tenant, subject), and when a holder that no longer needs it is replaced.
+//!
+//! The holder is released by its own request when that turns terminal. A holder whose request
+//! was never created (the edge failed between acquiring and creating), or whose release was
+//! lost, is healed on the next conflict: the lock asks the holder's request how it stands and
+//! decides here.
+
+use serde::{Deserialize, Serialize};
+
+/// How long a holder with no stored request keeps the lock: covers the edge's create call.
+pub const UNCREATED_HOLDER_GRACE_MS: u64 = 60_000;
+
+/// The lock's one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub request_id: String,
+    pub acquired_ms: u64,
+}
+
+/// How the holder's request stands, as it answers a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderProbe {
+    pub exists: bool,
+    pub terminal: bool,
+}
+
+/// What an acquire by `request_id` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquire {
+    /// Free, or already held by this request: it holds the lock.
+    Granted,
+    /// Held by another request, which must be probed before the caller gets a `409`.
+    ProbeHolder(Holder),
+}
+
+pub fn acquire(current: Option<&Holder>, request_id: &str) -> Acquire {
+    match current {
+        Some(holder) if holder.request_id != request_id => Acquire::ProbeHolder(holder.clone()),
+        _ => Acquire::Granted,
+    }
+}
+
+/// Whether the holder no longer needs the lock: its request is terminal, or it was never created
+/// and the grace for creating it has passed. A probe that failed (`None`) keeps the holder.
+pub fn holder_is_stale(holder: &Holder, probe: Option<HolderProbe>, now_ms: u64) -> bool {
+    match probe {
+        Some(p) if p.terminal => true,
+        Some(p) if !p.exists => {
+            now_ms.saturating_sub(holder.acquired_ms) > UNCREATED_HOLDER_GRACE_MS
+        }
+        _ => false,
+    }
+}
+
+/// Whether a release by `request_id` frees the lock (only its holder can release it).
+pub fn releases(current: Option<&Holder>, request_id: &str) -> bool {
+    current.is_some_and(|h| h.request_id == request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(acquired_ms: u64) -> Holder {
+        Holder {
+            request_id: "a".into(),
+            acquired_ms,
+        }
+    }
+
+    #[test]
+    fn a_free_lock_or_its_own_holder_is_granted_another_is_probed() {
+        assert_eq!(acquire(None, "b"), Acquire::Granted);
+        assert_eq!(acquire(Some(&holder(0)), "a"), Acquire::Granted);
+        assert_eq!(
+            acquire(Some(&holder(0)), "b"),
+            Acquire::ProbeHolder(holder(0))
+        );
+    }
+
+    #[test]
+    fn a_terminal_holder_is_stale_a_live_one_or_an_unanswered_probe_is_not() {
+        let live = HolderProbe {
+            exists: true,
+            terminal: false,
+        };
+        let done = HolderProbe {
+            exists: true,
+            terminal: true,
+        };
+        assert!(holder_is_stale(&holder(0), Some(done), 1));
+        assert!(!holder_is_stale(&holder(0), Some(live), u64::MAX));
+        assert!(!holder_is_stale(&holder(0), None, u64::MAX));
+    }
+
+    #[test]
+    fn a_never_created_holder_keeps_the_lock_for_its_grace_only() {
+        let missing = HolderProbe {
+            exists: false,
+            terminal: false,
+        };
+        let grace = UNCREATED_HOLDER_GRACE_MS;
+        assert!(!holder_is_stale(
+            &holder(1_000),
+            Some(missing),
+            1_000 + grace
+        ));
+        assert!(holder_is_stale(
+            &holder(1_000),
+            Some(missing),
+            1_001 + grace
+        ));
+    }
+
+    #[test]
+    fn only_the_holder_releases() {
+        assert!(releases(Some(&holder(0)), "a"));
+        assert!(!releases(Some(&holder(0)), "b"));
+        assert!(!releases(None, "a"));
+    }
+}

@@ -1,0 +1,92 @@
+//! `call::<C>()`: sends any object command (`edgepay_core::objects::commands`) over the stub's `fetch`, with a deadline.
+//!
+//! A call the runtime cannot complete (object reset, overloaded, code
+//! reloading) becomes `503` with `Retry-After`, so the client knows to retry.
+//! So does a call that outlives its deadline: an object whose instance died
+//! mid-call (a panic in another isolate) never answers, and the caller must
+//! not wait on it forever.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use wasm_bindgen::JsValue;
+use worker::{Delay, Env, Method, Request, RequestInit};
+
+use crate::runtime::log;
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::log_line::LogLine;
+use edgepay_core::objects::commands::Command;
+use edgepay_core::payment::request_record::RETRY_AFTER_SECS;
+
+/// How long a call may take beyond the time the object is asked to hold the caller.
+const CALL_GRACE_MS: u64 = 10_000;
+
+fn unavailable(path: &str, detail: impl std::fmt::Display) -> ApiError {
+    log::emit(
+        &LogLine::warn("durable object call failed")
+            .with("call", path)
+            .with("detail", detail.to_string()),
+    );
+    ApiError::Unavailable {
+        retry_after_secs: RETRY_AFTER_SECS,
+    }
+}
+
+/// The answer for an object that says it has no such request.
+pub fn not_found() -> ApiError {
+    ApiError::NotFound {
+        detail: "no request with this id",
+    }
+}
+
+/// Sends `command` to the object `name` of its class; `Ok(None)` when the object answers `404`.
+pub async fn call<C: Command>(
+    env: &Env,
+    name: &str,
+    command: &C,
+) -> Result<Option<C::Reply>, ApiError> {
+    let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
+    let binding = C::OBJECT.binding();
+    let attempt = async {
+        let stub = env
+            .durable_object(binding)?
+            .id_from_name(name)?
+            .get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(JsValue::from_str(&body)));
+        let request =
+            Request::new_with_init(&format!("https://{binding}.internal{}", C::PATH), &init)?;
+        let mut resp = stub.fetch_with_request(request).await?;
+        match resp.status_code() {
+            200 => resp.json::<C::Reply>().await.map(|v| Ok(Some(v))),
+            404 => Ok(Ok(None)),
+            status => Ok(Err(status)),
+        }
+    };
+    let deadline = Delay::from(Duration::from_millis(
+        command.hold_ms().saturating_add(CALL_GRACE_MS),
+    ));
+    let outcome = match select(Box::pin(attempt), deadline).await {
+        Either::Left((outcome, _)) => Some(outcome),
+        Either::Right(_) => None,
+    };
+    match outcome {
+        Some(Ok(Ok(value))) => Ok(value),
+        Some(Ok(Err(status))) => Err(unavailable(
+            C::PATH,
+            format!("object answered HTTP {status}"),
+        )),
+        Some(Err(e)) => Err(unavailable(C::PATH, e)),
+        None => Err(unavailable(C::PATH, "no answer before the deadline")),
+    }
+}
+
+/// As [`call`], for a command whose object always answers (a `404` is an internal error).
+pub async fn call_existing<C: Command>(
+    env: &Env,
+    name: &str,
+    command: &C,
+) -> Result<C::Reply, ApiError> {
+    call(env, name, command).await?.ok_or(ApiError::Internal)
+}

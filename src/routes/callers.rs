@@ -1,0 +1,68 @@
+//! Authenticates the caller of a route (server credential or client token) and applies the tenant's origin rule.
+
+use worker::{Request, Url};
+
+use crate::runtime::env_config::now_ms;
+use crate::runtime::http_io::{header, origin, parse_request_id};
+use crate::runtime::token_crypto::signature_ok;
+use edgepay_core::auth::api_keys::ApiClient;
+use edgepay_core::auth::caller::{authenticate, finish, Caller, Credential};
+use edgepay_core::config::GatewayConfig;
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::cors::{judge_origin, PageOrigin};
+use edgepay_core::http::request_log::RequestFacts;
+
+/// The caller of a client route (payments, the status link), noted for the log line. A
+/// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise,
+/// before anything is touched.
+pub async fn client_caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    url: &Url,
+    facts: &mut RequestFacts,
+) -> Result<Caller<'a>, ApiError> {
+    let caller = caller(cfg, req, facts).await?;
+    if let Some(page) = header(req, "origin") {
+        let judged = judge_origin(&cfg.tenants, Some(caller.tenant()), &page, &origin(url));
+        if judged == PageOrigin::Refused {
+            return Err(ApiError::OriginNotAllowed);
+        }
+    }
+    Ok(caller)
+}
+
+/// The server credential of a server route (delivery log, replay, minting): a client token
+/// is a `403`.
+pub async fn server_caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    facts: &mut RequestFacts,
+) -> Result<&'a ApiClient, ApiError> {
+    caller(cfg, req, facts).await?.into_server()
+}
+
+/// The authenticated caller, noted for the log line; a client token's signature is checked
+/// here (WebCrypto for the asymmetric algorithms).
+async fn caller<'a>(
+    cfg: &'a GatewayConfig,
+    req: &Request,
+    facts: &mut RequestFacts,
+) -> Result<Caller<'a>, ApiError> {
+    let authorization = header(req, "authorization");
+    let credential = authenticate(&cfg.clients, &cfg.tenants.tokens, authorization.as_deref())?;
+    let ok = match &credential {
+        Credential::Server(_) => true,
+        Credential::Token(pending) => signature_ok(pending).await,
+    };
+    let caller = finish(credential, |_| ok, now_ms() / 1000)?;
+    facts.tenant(caller.tenant());
+    Ok(caller)
+}
+
+/// The request id of a `/request/{id}/…` route, noted for the log line. An id of another form
+/// is a `404`, like an unknown one.
+pub fn request_id(id_raw: &str, facts: &mut RequestFacts) -> Result<String, ApiError> {
+    let request_id = parse_request_id(id_raw)?;
+    facts.payment(&request_id);
+    Ok(request_id)
+}

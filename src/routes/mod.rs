@@ -1,0 +1,13 @@
+//! The Worker's routes: the router, one file per surface (each dialect, callbacks, tokens, the backend's result, the sandbox), and what they share.
+
+pub mod callbacks;
+pub mod callers;
+pub mod client_tokens;
+pub mod faults;
+pub mod internal;
+pub mod payment_engine;
+pub mod router;
+pub mod sandbox;
+pub mod servicestack;
+pub mod status;
+pub mod zai;

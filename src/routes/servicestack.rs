@@ -1,0 +1,139 @@
+//! The ServiceStack-compatible (Viviot) routes: the custom `POST /mobile/payments/makePayment[.json]`
+//! and the pre-defined `/api/MakePaymentRequest`, `/json/reply/…` and `/json/oneway/…`.
+//!
+//! A second front door to the same engine: it merges and validates the DTO,
+//! then calls `payment_engine::start_payment` like the Zai route does. It
+//! renders every answer, errors included, in ServiceStack's shapes.
+
+use serde_json::Value;
+use worker::{Env, Method, Request, Response, Url};
+
+use crate::routes::callers::client_caller;
+use crate::routes::payment_engine::start_payment;
+use crate::runtime::env_config::config;
+use crate::runtime::http_io::{answer_response, header, idempotency_key, origin, read_body};
+use edgepay_core::dialect::servicestack::operation::{Endpoint, Operation, ServiceStackCall};
+use edgepay_core::dialect::servicestack::request::{merge_sources, ServiceStackPayment};
+use edgepay_core::dialect::servicestack::response::{answer, error_answer, negotiate, Framing};
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::request_body::{parse_form, sniffed_body_format, BodyFormat};
+use edgepay_core::http::request_log::RequestFacts;
+use edgepay_core::payment::wait::{Preferences, WaitDecision, WaitSecs};
+
+/// The original API is synchronous, so this route holds for the longest wait by default.
+const DEFAULT_WAIT: WaitSecs = WaitSecs::capped(WaitSecs::MAX as u64);
+
+/// Query parameters that steer the response rather than fill the DTO.
+const CONTROL_PARAMS: [&str; 2] = ["format", "callback"];
+
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A ServiceStack-shaped error; never fails (a plain 500 as a last resort).
+pub fn error_response(framing: &Framing, error: &ApiError) -> worker::Result<Response> {
+    answer_response(error_answer(framing, error))
+        .or_else(|_| Response::error("internal error", 500))
+}
+
+/// Entry point for every route of the dialect; `call` says which route and operation.
+pub async fn make_payment(
+    req: Request,
+    env: &Env,
+    url: &Url,
+    call: &ServiceStackCall,
+    facts: &mut RequestFacts,
+) -> worker::Result<Response> {
+    let framing = negotiate(
+        call.suffix.as_deref(),
+        query_param(url, "format").as_deref(),
+        header(&req, "accept").as_deref(),
+        query_param(url, "callback").as_deref(),
+    );
+    let framing = match framing {
+        Ok(framing) => framing,
+        Err(e) => {
+            facts.error = Some(e.log_code());
+            return error_response(&Framing::Json, &e);
+        }
+    };
+    match handle(req, env, url, call, &framing, facts).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => {
+            facts.error = Some(e.log_code());
+            error_response(&framing, &e)
+        }
+    }
+}
+
+async fn handle(
+    mut req: Request,
+    env: &Env,
+    url: &Url,
+    call: &ServiceStackCall,
+    framing: &Framing,
+    facts: &mut RequestFacts,
+) -> Result<Response, ApiError> {
+    // As in ServiceStack, an operation that does not exist is refused before anything else.
+    match &call.operation {
+        Operation::MakePayment => {}
+        Operation::Batch => return Err(ApiError::BatchNotSupported),
+        Operation::Unknown => return Err(ApiError::UnknownOperation),
+    }
+    if req.method() != Method::Post {
+        return Err(ApiError::MethodNotAllowed { allow: "POST" });
+    }
+    let cfg = config(env)?;
+    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let tenant = caller.tenant().to_owned();
+    let body = read_body(&mut req).await?;
+    let format = sniffed_body_format(header(&req, "content-type").as_deref(), &body)?;
+
+    let query: Vec<(String, Value)> = url
+        .query_pairs()
+        .filter(|(k, _)| !CONTROL_PARAMS.iter().any(|c| k.eq_ignore_ascii_case(c)))
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let (form, json) = match format {
+        Some(BodyFormat::Form) => (
+            parse_form(&body)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            Vec::new(),
+        ),
+        Some(BodyFormat::Json) => (
+            Vec::new(),
+            edgepay_core::http::request_body::parse_fields(format, &body)?
+                .into_iter()
+                .collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let payment = ServiceStackPayment::parse(&merge_sources(vec![query, form, json]))?;
+    caller.check_pay_payment_id(&payment.payment_id)?;
+
+    let decision = if call.endpoint == Endpoint::JsonOneWay {
+        // One-way: accepted, and answered without waiting for the backend.
+        WaitDecision::decide(None, Preferences::default(), WaitSecs::ZERO)
+    } else {
+        let prefs = Preferences::parse(header(&req, "prefer").as_deref());
+        WaitDecision::decide(None, prefs, DEFAULT_WAIT)
+    };
+    let origin = origin(url);
+    let key = idempotency_key(&req)?;
+    let mut new_payment = payment.into_new_payment(&tenant);
+    new_payment.owner = caller.owner().map(str::to_owned);
+    let view = start_payment(
+        env,
+        new_payment,
+        decision.wait,
+        &origin,
+        key.as_ref(),
+        facts,
+    )
+    .await?;
+    answer_response(answer(framing, &view, &origin, &decision))
+}

@@ -1,0 +1,9 @@
+//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, the queue consumer, WebCrypto and the panic guard.
+
+pub mod backend_client;
+pub mod callback_consumer;
+pub mod env_config;
+pub mod http_io;
+pub mod log;
+pub mod panic_guard;
+pub mod token_crypto;
