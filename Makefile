@@ -26,7 +26,7 @@ RUST_SOURCES := $(shell find src core/src -type f ! -name '.reload-trigger') Car
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup test-tools dev test unit lint e2e soak worker deploy wasm-size bench fuzz fuzz-setup clean
+.PHONY: help setup test-tools dev test unit lint bundle e2e soak worker deploy wasm-size bench fuzz fuzz-setup clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
@@ -84,8 +84,8 @@ dev: setup
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
 		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox
 
-## Tests: lints, host unit tests, then end-to-end tests against `wrangler dev`.
-test: setup lint unit e2e
+## Tests: lints, host unit tests, the production bundle, then end-to-end tests against `wrangler dev`.
+test: setup lint unit bundle e2e
 
 lint:
 	cargo fmt --all --check
@@ -96,15 +96,30 @@ lint:
 unit:
 	cargo test -p edgepay-core
 
+## The deployable configuration: `wrangler deploy --dry-run` (offline) builds with the production
+## wrangler.toml, checks its bindings and migrations, and reports the upload; more than the budget
+## gzipped fails. It checks the bundle `make test` builds (without wasm-opt, the larger of the two).
+BUNDLE_BUDGET_BYTES := 450000
+bundle: worker
+	@mkdir -p target/bundle
+	@$(WRANGLER) deploy --dry-run --outdir target/bundle > target/bundle/dry-run.log 2>&1 \
+		|| { cat target/bundle/dry-run.log; exit 1; }
+	@line=$$(grep -m1 '^Total Upload:' target/bundle/dry-run.log); \
+	gz=$$(echo "$$line" | sed -n 's/.*gzip: \([0-9.]*\) KiB.*/\1/p'); \
+	bytes=$$(awk -v k="$$gz" 'BEGIN { printf "%d", k * 1024 }'); \
+	echo "production bundle: $$line ($$bytes bytes gzipped; budget $(BUNDLE_BUDGET_BYTES))"; \
+	[ -n "$$gz" ] && [ "$$bytes" -le $(BUNDLE_BUDGET_BYTES) ] \
+		|| { echo "the gzipped bundle is over budget (or its size was not reported)"; exit 1; }
+
 e2e: worker test-tools
 	cargo test --test 'e2e_*'
 
-## The fault run at soak size (README "Tests"); FAULT_RUN_SEED=0x… replays a run.
+## The fault run at soak size (docs/testing.md); FAULT_RUN_SEED=0x… replays a run.
 SOAK_N ?= 1000
 soak: setup worker
 	FAULT_RUN_N=$(SOAK_N) cargo test --test e2e_fault_run -- --nocapture
 
-## Benchmarks: figures, not assertions (README "Performance"). BENCH_HELD / BENCH_SAMPLES resize them.
+## Benchmarks: figures, not assertions (docs/performance.md). BENCH_HELD / BENCH_SAMPLES resize them.
 bench: setup
 	$(MAKE) -B worker
 	@mkdir -p target/bench && cp build/index_bg.wasm target/bench/without-wasm-opt.wasm

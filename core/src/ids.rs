@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::http::api_error::FieldError;
@@ -80,14 +82,16 @@ impl fmt::Display for AccountId {
     }
 }
 
-/// The id edgepay gives each accepted payment request: a UUID v4, shown as 32 lowercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RequestId(Uuid);
+/// The id edgepay gives each accepted payment request: a UUID v4, shown as 32 lowercase hex
+/// digits. Past the parsing boundary (a path, a stored record, an object command) every request
+/// id is one of these, never a bare string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
 
 impl RequestId {
     /// A fresh random id. Uses the platform CSPRNG (WebCrypto in the Worker).
     pub fn generate() -> Self {
-        Self(Uuid::new_v4())
+        Self(Uuid::new_v4().simple().to_string())
     }
 
     /// Accepts exactly the form edgepay hands out: 32 hex digits of a v4 UUID.
@@ -96,13 +100,36 @@ impl RequestId {
             return None;
         }
         let uuid = Uuid::try_parse(raw).ok()?;
-        (uuid.get_version_num() == 4).then_some(Self(uuid))
+        (uuid.get_version_num() == 4).then(|| Self(uuid.simple().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RequestId {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.simple())
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| D::Error::custom("not an edgepay request id"))
     }
 }
 
@@ -144,7 +171,7 @@ mod tests {
         let id = RequestId::generate();
         let text = id.to_string();
         assert_eq!(text.len(), 32);
-        assert_eq!(RequestId::parse(&text), Some(id));
+        assert_eq!(RequestId::parse(&text), Some(id.clone()));
         assert_eq!(RequestId::parse(&text.to_uppercase()), Some(id));
         // Hyphenated, wrong length, non-hex and non-v4 forms are refused.
         assert_eq!(

@@ -34,13 +34,17 @@ impl IdempotencyRecord {
         if let Some(record) = self.load(now)? {
             return Ok(record.claim(&cmd.fingerprint, now));
         }
-        let record =
-            KeyRecord::first_use(cmd.fingerprint, cmd.request_id.clone(), now, cmd.hold_ms);
+        let record = KeyRecord::first_use(
+            cmd.fingerprint,
+            cmd.request_id.to_string(),
+            now,
+            cmd.hold_ms,
+        );
         self.save(&record)?;
         // The key is forgotten after its retention; the alarm clears the object.
         storage::set_alarm_at(&self.state, record.expires_ms()).await?;
         Ok(Claim::New {
-            request_id: cmd.request_id,
+            request_id: cmd.request_id.to_string(),
         })
     }
 
@@ -48,7 +52,7 @@ impl IdempotencyRecord {
         let Some(mut record) = self.load(now_ms())? else {
             return Ok(false);
         };
-        if !record.settle(&cmd.request_id) {
+        if !record.settle(cmd.request_id.as_str()) {
             return Ok(false);
         }
         self.save(&record)?;

@@ -61,14 +61,14 @@ impl ItemLock {
 
     async fn acquire(&self, cmd: AcquireLock) -> Result<LockReply, ApiError> {
         let current = self.holder()?;
-        let holder = match item_lock::acquire(current.as_ref(), &cmd.request_id) {
+        let holder = match item_lock::acquire(current.as_ref(), cmd.request_id.as_str()) {
             Acquire::Granted if current.is_some() => {
                 return Ok(LockReply {
                     acquired: true,
-                    holder: cmd.request_id,
+                    holder: cmd.request_id.to_string(),
                 })
             }
-            Acquire::Granted => return self.set_holder(&cmd.request_id),
+            Acquire::Granted => return self.set_holder(cmd.request_id.as_str()),
             Acquire::ProbeHolder(holder) => holder,
         };
         // A probe that fails keeps the holder: a `409` is safe, a second payment is not.
@@ -88,7 +88,7 @@ impl ItemLock {
                 log::emit(
                     &LogLine::warn("stale item lock healed").with("payment_id", &holder.request_id),
                 );
-                self.set_holder(&cmd.request_id)
+                self.set_holder(cmd.request_id.as_str())
             }
             now => Ok(LockReply {
                 acquired: false,
@@ -98,7 +98,7 @@ impl ItemLock {
     }
 
     fn release(&self, cmd: ReleaseLock) -> Result<Ack, ApiError> {
-        if item_lock::releases(self.holder()?.as_ref(), &cmd.request_id) {
+        if item_lock::releases(self.holder()?.as_ref(), cmd.request_id.as_str()) {
             sql(&self.state, "DELETE FROM holder WHERE id = 1", vec![])?;
         }
         Ok(Ack {})

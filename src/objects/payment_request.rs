@@ -20,11 +20,10 @@ use worker::{
 use crate::objects::client::call;
 use crate::objects::serve::{serve, unknown_command};
 use crate::objects::storage::{self, sql};
-use crate::routes::faults;
 use crate::runtime::backend_client;
 use crate::runtime::callback_consumer;
 use crate::runtime::env_config::{config, now_ms};
-use crate::runtime::http_io::OrInternal;
+use crate::runtime::http_io::{json_response, OrInternal};
 use crate::runtime::log;
 use edgepay_core::callback::delivery::{AttemptLogEntry, CallbackJob, CallbackMessage, Recorded};
 use edgepay_core::http::api_error::ApiError;
@@ -231,7 +230,7 @@ impl PaymentRequest {
         self.save(record)?;
         let message = CallbackMessage {
             v: CallbackMessage::VERSION,
-            request_id: record.request_id().to_owned(),
+            request_id: record.request_id().to_string(),
             attempt,
         };
         if let Err(e) = async { self.env.queue(binding)?.send(message).await }.await {
@@ -417,6 +416,32 @@ impl PaymentRequest {
         }
     }
 
+    /// Test-only (`FAULT_INJECTION`, checked again here): do `fault` to this object.
+    async fn inject_fault(&self, fault: InjectFault) -> Result<Response, ApiError> {
+        if !config(&self.env)?.fault_injection {
+            return Err(unknown_command());
+        }
+        match fault {
+            InjectFault::Panic => {
+                #[allow(clippy::panic)]
+                {
+                    panic!("fault injection: panic in a payment-request object");
+                }
+            }
+            InjectFault::Reset => {
+                // An `Err` from `blockConcurrencyWhile` makes the runtime reset the object,
+                // breaking every call in flight to it.
+                let _ = self
+                    .state
+                    .block_concurrency_while(async {
+                        Err::<(), _>(worker::Error::RustError("fault injection: reset".into()))
+                    })
+                    .await;
+                json_response(200, &serde_json::json!({"reset": true}))
+            }
+        }
+    }
+
     fn probe(&self) -> Result<HolderProbe, ApiError> {
         let record = self.load()?;
         Ok(HolderProbe {
@@ -467,7 +492,7 @@ impl PaymentRequest {
             InjectFault::PATH => {
                 let fault: InjectFault =
                     serde_json::from_str(&body).map_err(|_| ApiError::Internal)?;
-                faults::in_object(&self.state, &self.env, fault).await
+                self.inject_fault(fault).await
             }
             _ => Err(unknown_command()),
         }

@@ -28,7 +28,7 @@ pub async fn log(
     let log = call(env, &id, &query).await?.ok_or_else(not_found)?;
     json_response(
         200,
-        &json!({"callbacks": log.entries, "links": Links::of_delivery_log(&origin(url), &id)}),
+        &json!({"callbacks": log.entries, "links": Links::of_delivery_log(&origin(url), id.as_str())}),
     )
 }
 
@@ -50,7 +50,7 @@ pub async fn replay(
     };
     match call(env, &id, &replay).await?.ok_or_else(not_found)? {
         ReplayReply::Started => {
-            let links = Links::of_delivery_log(&origin(url), &id);
+            let links = Links::of_delivery_log(&origin(url), id.as_str());
             let mut resp = json_response(
                 202,
                 &json!({"request_id": id, "message": "the stored result is being delivered again", "links": links}),

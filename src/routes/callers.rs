@@ -11,6 +11,7 @@ use edgepay_core::config::GatewayConfig;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::cors::{judge_origin, PageOrigin};
 use edgepay_core::http::request_log::RequestFacts;
+use edgepay_core::ids::RequestId;
 
 /// The caller of a client route (payments, the status link), noted for the log line. A
 /// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise,
@@ -61,8 +62,8 @@ async fn caller<'a>(
 
 /// The request id of a `/request/{id}/…` route, noted for the log line. An id of another form
 /// is a `404`, like an unknown one.
-pub fn request_id(id_raw: &str, facts: &mut RequestFacts) -> Result<String, ApiError> {
+pub fn request_id(id_raw: &str, facts: &mut RequestFacts) -> Result<RequestId, ApiError> {
     let request_id = parse_request_id(id_raw)?;
-    facts.payment(&request_id);
+    facts.payment(request_id.as_str());
     Ok(request_id)
 }

@@ -5,23 +5,12 @@
 //! - `POST /__faults/panic-object/{id}`: the request's Durable Object panics.
 //! - `POST /__faults/reset-object/{id}`: the request's Durable Object is reset by the runtime.
 
-use worker::{Env, Response, State};
+use worker::{Env, Response};
 
 use crate::objects::client::call;
-use crate::runtime::env_config::config;
 use crate::runtime::http_io::{json_response, parse_request_id};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::objects::commands::InjectFault;
-
-fn enabled(env: &Env) -> Result<(), ApiError> {
-    if config(env)?.fault_injection {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound {
-            detail: "no such route",
-        })
-    }
-}
 
 /// `POST /__faults/{kind}[/{id}]` at the edge (the router serves it only when enabled).
 pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> {
@@ -45,27 +34,4 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
         }
     }
     json_response(200, &serde_json::json!({"injected": true}))
-}
-
-/// Inside the payment-request object: do `fault` to this object.
-pub async fn in_object(state: &State, env: &Env, fault: InjectFault) -> Result<Response, ApiError> {
-    enabled(env)?;
-    match fault {
-        InjectFault::Panic => {
-            #[allow(clippy::panic)]
-            {
-                panic!("fault injection: panic in a payment-request object");
-            }
-        }
-        InjectFault::Reset => {
-            // An `Err` from `blockConcurrencyWhile` makes the runtime reset the object,
-            // breaking every call in flight to it.
-            let _ = state
-                .block_concurrency_while(async {
-                    Err::<(), _>(worker::Error::RustError("fault injection: reset".into()))
-                })
-                .await;
-            json_response(200, &serde_json::json!({"reset": true}))
-        }
-    }
 }

@@ -22,7 +22,7 @@ pub async fn backend_result(
     // Authenticate before revealing anything about the request id.
     let message_id = verify_signed(&req, &body, &cfg.backend_secrets, now_ms())?;
     let request_id = parse_request_id(id_raw)?;
-    facts.payment(&request_id);
+    facts.payment(request_id.as_str());
     let result = parse_result_delivery(&body)?;
     let cmd = DeliverResult { message_id, result };
     match call(env, &request_id, &cmd).await?.ok_or_else(not_found)? {

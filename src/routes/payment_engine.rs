@@ -56,8 +56,7 @@ async fn start(
     key: Option<&IdempotencyKey>,
 ) -> Result<(RequestView, bool), ApiError> {
     let Some(key) = key else {
-        let request_id = RequestId::generate().to_string();
-        let view = create(env, payment, wait, origin, request_id).await?;
+        let view = create(env, payment, wait, origin, RequestId::generate()).await?;
         return Ok((view, true));
     };
     // A client token's keys are its own: they never find a server's or another token's payment.
@@ -68,10 +67,10 @@ async fn start(
     let key_object = key.object_name(&key_scope);
     let cmd = ClaimKey {
         fingerprint: fingerprint(&payment),
-        request_id: RequestId::generate().to_string(),
+        request_id: RequestId::generate(),
         hold_ms: wait.millis(),
     };
-    let request_id = match call_existing(env, &key_object, &cmd).await? {
+    let claimed = match call_existing(env, &key_object, &cmd).await? {
         Claim::New { request_id } => request_id,
         Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
         Claim::Existing {
@@ -102,6 +101,8 @@ async fn start(
             request_id
         }
     };
+    // Every id a key names was one of ours: anything else is a corrupt key record.
+    let request_id = RequestId::parse(&claimed).ok_or(ApiError::Internal)?;
     let outcome = create(env, payment, wait, origin, request_id.clone()).await;
     // Answered (or failed): a retry with this key may now see the request's outcome. If this
     // call fails, the lease simply runs out.
@@ -118,7 +119,7 @@ async fn create(
     payment: NewPayment,
     wait: WaitSecs,
     origin: &str,
-    request_id: String,
+    request_id: RequestId,
 ) -> Result<RequestView, ApiError> {
     let lock_name = payment.lock_name();
     let acquire = AcquireLock {

@@ -96,7 +96,7 @@ pub async fn submit(config: &GatewayConfig, record: &RequestRecord, now_ms: u64)
         &body,
         signing_key,
         &msg_id,
-        &[("idempotency-key", record.request_id())],
+        &[("idempotency-key", record.request_id().as_str())],
         now_ms,
         config.dispatch.timeout_ms,
     )

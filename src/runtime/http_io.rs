@@ -11,6 +11,7 @@ use edgepay_core::http::answer::Answer;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::problem_json;
 use edgepay_core::http::request_body::{check_size, MAX_BODY_BYTES};
+use edgepay_core::ids::RequestId;
 use edgepay_core::signing::{verify, SignedHeaders, SigningSecret, DEFAULT_TOLERANCE_SECS};
 
 /// Runtime errors are logged and answered as an opaque 500. (`ApiError` lives in the core, which
@@ -141,12 +142,10 @@ pub fn verify_signed(
 }
 
 /// A request id from a path; any other form is a `404`, like an unknown id.
-pub fn parse_request_id(raw: &str) -> Result<String, ApiError> {
-    edgepay_core::ids::RequestId::parse(raw)
-        .map(|id| id.to_string())
-        .ok_or(ApiError::NotFound {
-            detail: "no request with this id",
-        })
+pub fn parse_request_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).ok_or(ApiError::NotFound {
+        detail: "no request with this id",
+    })
 }
 
 /// The optional `Idempotency-Key` header; an invalid one is a `400` naming it.

@@ -1,7 +1,7 @@
 //! Answers every in-flight request with a prompt `503` when a panic poisons the wasm instance.
 //!
-//! The release build aborts on panic (`panic = "abort"`, see the README's
-//! "Interruption" section): the wasm instance traps, the runtime re-creates it
+//! The release build aborts on panic (`panic = "abort"`, see
+//! docs/interruption.md): the wasm instance traps, the runtime re-creates it
 //! on the next call, and every Rust future in it is gone. A caller held open by
 //! such a future would hang until its own client gave up. So each response
 //! promise handed to the runtime is a JavaScript `Promise.race` between the
@@ -24,10 +24,9 @@ use worker::js_sys::{Array, Function, Promise};
 use worker::worker_sys::web_sys;
 use worker::{wasm_bindgen_futures, Response, Url};
 
-use crate::routes::servicestack;
-use crate::runtime::http_io::problem_response;
+use crate::runtime::http_io::{answer_response, problem_response};
 use edgepay_core::dialect::servicestack::operation::is_servicestack_path;
-use edgepay_core::dialect::servicestack::response::{sanitize_jsonp, Framing};
+use edgepay_core::dialect::servicestack::response::{error_answer, sanitize_jsonp, Framing};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::request_log::REQUEST_ID_HEADER;
 use edgepay_core::payment::request_record::RETRY_AFTER_SECS;
@@ -61,7 +60,8 @@ impl Shape {
         };
         let mut resp = match self {
             Shape::Problem { instance } => problem_response(&error, instance)?,
-            Shape::ServiceStack(framing) => servicestack::error_response(framing, &error)?,
+            Shape::ServiceStack(framing) => answer_response(error_answer(framing, &error))
+                .or_else(|_| Response::error("internal error", 500))?,
         };
         let headers = resp.headers_mut();
         headers.set("x-content-type-options", "nosniff")?;

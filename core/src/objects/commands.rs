@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::callback::delivery::{AttemptLogEntry, AttemptOutcome, CallbackJob};
+use crate::ids::RequestId;
 use crate::payment::idempotency::Claim;
 use crate::payment::item_lock::HolderProbe;
 use crate::payment::new_payment::NewPayment;
@@ -76,7 +77,7 @@ pub struct Ack {}
 /// Store, dispatch, and hold the caller up to `wait_ms`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CreatePayment {
-    pub request_id: String,
+    pub request_id: RequestId,
     pub payment: NewPayment,
     pub wait_ms: u64,
     /// The origin the client called, for absolute links in callbacks.
@@ -219,7 +220,7 @@ command!(InjectFault, PaymentRequest, "/fault", Ack);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AcquireLock {
-    pub request_id: String,
+    pub request_id: RequestId,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -232,7 +233,7 @@ command!(AcquireLock, ItemLock, "/acquire", LockReply);
 /// Only the holder's release frees the lock.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ReleaseLock {
-    pub request_id: String,
+    pub request_id: RequestId,
 }
 command!(ReleaseLock, ItemLock, "/release", Ack);
 
@@ -242,7 +243,7 @@ command!(ReleaseLock, ItemLock, "/release", Ack);
 pub struct ClaimKey {
     pub fingerprint: String,
     /// The request id to use if this is the key's first use.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// How long the claiming call will hold its caller (sizes the answering lease).
     pub hold_ms: u64,
 }
@@ -251,7 +252,7 @@ command!(ClaimKey, IdempotencyKey, "/claim", Claim);
 /// The first call for `request_id` has answered: its answering lease is given back.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SettleKey {
-    pub request_id: String,
+    pub request_id: RequestId,
 }
 command!(SettleKey, IdempotencyKey, "/settle", bool);
 

@@ -12,6 +12,7 @@ use crate::backend::contract::{BackendReply, DispatchPolicy};
 use crate::callback::delivery::{
     AttemptOutcome, CallbackJob, CallbackPolicyTiming, CallbackState, DeliveryStatus, Recorded,
 };
+use crate::ids::RequestId;
 use crate::payment::new_payment::{Dialect, NewPayment};
 use crate::payment::request_state::{Event, RequestState};
 use crate::time::rfc3339_millis;
@@ -32,7 +33,7 @@ pub const LOCK_RELEASE_RETRY_MS: u64 = 5_000;
 /// only through the transitions, so no rule can be applied by hand at the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
-    request_id: String,
+    request_id: RequestId,
     tenant: String,
     dialect: Dialect,
     subject: String,
@@ -90,7 +91,7 @@ pub enum ResultOutcome {
 }
 
 impl RequestRecord {
-    pub fn request_id(&self) -> &str {
+    pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
 
@@ -129,7 +130,7 @@ impl RequestRecord {
 
     /// A freshly accepted request, due for its first submission now.
     pub fn accept(
-        request_id: String,
+        request_id: RequestId,
         payment: NewPayment,
         origin: String,
         now_ms: u64,
@@ -266,12 +267,12 @@ impl RequestRecord {
             self.next_dispatch_ms = None;
             self.last_updated_ms = now_ms;
             if self.callback.is_some() {
-                self.callback_delivery = Some(CallbackState::new(&self.request_id, now_ms));
+                self.callback_delivery = Some(CallbackState::new(self.request_id.as_str(), now_ms));
             }
         }
     }
 
-    /// The JSON body of `POST {BACKEND_URL}/payments` (the backend contract, README "Backend").
+    /// The JSON body of `POST {BACKEND_URL}/payments` (the backend contract, docs/api.md).
     pub fn dispatch_body(&self) -> Value {
         json!({
             "request_id": self.request_id,
@@ -301,12 +302,12 @@ impl RequestRecord {
         let (body, result_status) = match &self.result {
             Some(result) => (result.body.clone(), result.status),
             None => {
-                let links = Links::new(&self.origin, &self.request_id, true);
+                let links = Links::new(&self.origin, self.request_id.as_str(), true);
                 (self.view().status_object(&links).to_string(), FAILED_STATUS)
             }
         };
         CallbackJob::Send {
-            request_id: self.request_id.clone(),
+            request_id: self.request_id.to_string(),
             tenant: self.tenant.clone(),
             delivery_id: delivery.delivery_id.clone(),
             template: template.clone(),
@@ -354,7 +355,7 @@ impl RequestRecord {
 
     pub fn view(&self) -> RequestView {
         RequestView {
-            request_id: self.request_id.clone(),
+            request_id: self.request_id.to_string(),
             dialect: self.dialect,
             state: self.state,
             submission_count: self.submission_count,
@@ -542,7 +543,13 @@ mod tests {
             callback: Some("https://a.example.com/{item}".into()),
             owner: None,
         };
-        RequestRecord::accept("r1".into(), payment, "https://g".into(), 1_000, &LIFE)
+        RequestRecord::accept(
+            RequestId::parse("0123456789ab4def8123456789abcdef").unwrap(),
+            payment,
+            "https://g".into(),
+            1_000,
+            &LIFE,
+        )
     }
 
     fn policy() -> DispatchPolicy {
@@ -690,7 +697,7 @@ mod tests {
         let owed = r.callback_delivery.clone().expect("a callback is owed");
         assert_eq!(
             (owed.delivery_id.as_str(), owed.next_due_ms),
-            ("msg_r1", Some(1_010))
+            ("msg_0123456789ab4def8123456789abcdef", Some(1_010))
         );
         assert!(r.callback_pending());
         r.lock_released = true;
@@ -714,20 +721,20 @@ mod tests {
     #[test]
     fn status_object_shape() {
         let r = record();
-        let links = Links::new("http://127.0.0.1:8787/", &r.request_id, true);
+        let links = Links::new("http://127.0.0.1:8787/", r.request_id.as_str(), true);
         let v = r.view().status_object(&links);
-        assert_eq!(v["request_id"], "r1");
+        assert_eq!(v["request_id"], "0123456789ab4def8123456789abcdef");
         assert_eq!(v["state"], "accepted");
         assert_eq!(v["submission_count"], 0);
         assert_eq!(v["message"], "request awaiting submission");
         assert_eq!(v["last_updated"], "1970-01-01T00:00:01.000Z");
         assert_eq!(
             v["links"]["status"],
-            "http://127.0.0.1:8787/request/r1/status"
+            "http://127.0.0.1:8787/request/0123456789ab4def8123456789abcdef/status"
         );
         assert_eq!(
             v["links"]["callbacks"],
-            "http://127.0.0.1:8787/request/r1/callbacks"
+            "http://127.0.0.1:8787/request/0123456789ab4def8123456789abcdef/callbacks"
         );
         let mut submitted = r.clone();
         submitted.begin_submission(2_000, &policy());
