@@ -42,10 +42,9 @@ pub fn not_found() -> ApiError {
 /// Sends `command` to the object `name` of its class; `Ok(None)` when the object answers `404`.
 pub async fn call<C: Command>(
     env: &Env,
-    name: impl AsRef<str>,
+    name: &str,
     command: &C,
 ) -> Result<Option<C::Reply>, ApiError> {
-    let name = name.as_ref();
     let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
     let binding = C::OBJECT.binding();
     let attempt = async {
@@ -86,10 +85,8 @@ pub async fn call<C: Command>(
 /// As [`call`], for a command whose object always answers (a `404` is an internal error).
 pub async fn call_existing<C: Command>(
     env: &Env,
-    name: impl AsRef<str>,
+    name: &str,
     command: &C,
 ) -> Result<C::Reply, ApiError> {
-    call(env, name.as_ref(), command)
-        .await?
-        .ok_or(ApiError::Internal)
+    call(env, name, command).await?.ok_or(ApiError::Internal)
 }

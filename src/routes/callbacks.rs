@@ -25,7 +25,9 @@ pub async fn log(
     let query = ReadCallbackLog {
         tenant: client.tenant.clone(),
     };
-    let log = call(env, &id, &query).await?.ok_or_else(not_found)?;
+    let log = call(env, id.as_str(), &query)
+        .await?
+        .ok_or_else(not_found)?;
     json_response(
         200,
         &json!({"callbacks": log.entries, "links": Links::of_delivery_log(&origin(url), id.as_str())}),
@@ -48,7 +50,10 @@ pub async fn replay(
     let replay = ReplayCallback {
         tenant: client.tenant.clone(),
     };
-    match call(env, &id, &replay).await?.ok_or_else(not_found)? {
+    match call(env, id.as_str(), &replay)
+        .await?
+        .ok_or_else(not_found)?
+    {
         ReplayReply::Started => {
             let links = Links::of_delivery_log(&origin(url), id.as_str());
             let mut resp = json_response(

@@ -22,10 +22,10 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
             }
         }
         ["panic-object", id] => {
-            call(env, &parse_request_id(id)?, &InjectFault::Panic).await?;
+            call(env, parse_request_id(id)?.as_str(), &InjectFault::Panic).await?;
         }
         ["reset-object", id] => {
-            call(env, &parse_request_id(id)?, &InjectFault::Reset).await?;
+            call(env, parse_request_id(id)?.as_str(), &InjectFault::Reset).await?;
         }
         _ => {
             return Err(ApiError::NotFound {

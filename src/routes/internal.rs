@@ -25,7 +25,10 @@ pub async fn backend_result(
     facts.payment(request_id.as_str());
     let result = parse_result_delivery(&body)?;
     let cmd = DeliverResult { message_id, result };
-    match call(env, &request_id, &cmd).await?.ok_or_else(not_found)? {
+    match call(env, request_id.as_str(), &cmd)
+        .await?
+        .ok_or_else(not_found)?
+    {
         ResultReply::Stored { from } => {
             facts.transition = Some(Transition {
                 from: Some(from),

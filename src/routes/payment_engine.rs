@@ -135,13 +135,13 @@ async fn create(
         wait_ms: wait.millis(),
         origin: origin.to_owned(),
     };
-    match call_existing(env, &cmd.request_id, &cmd).await {
+    match call_existing(env, cmd.request_id.as_str(), &cmd).await {
         Ok(view) => Ok(view),
         Err(e) => {
             // The object may have stored the request before the call broke (say, reset while the
             // caller was held). Only a request that provably does not exist gives the lock back;
             // otherwise it stays in flight and the item lock heals itself later.
-            if let Ok(probe) = call_existing(env, &cmd.request_id, &ProbeHolder {}).await {
+            if let Ok(probe) = call_existing(env, cmd.request_id.as_str(), &ProbeHolder {}).await {
                 if !probe.exists {
                     let release = ReleaseLock {
                         request_id: cmd.request_id.clone(),

@@ -41,7 +41,7 @@ pub async fn status(
         owner: caller.owner().map(str::to_owned),
         wait_ms: decision.wait.millis(),
     };
-    let view = call(env, &request_id, &query)
+    let view = call(env, request_id.as_str(), &query)
         .await?
         .ok_or_else(not_found)?;
     facts.surface = view.dialect.into();
