@@ -1,9 +1,10 @@
 //! The engine entry shared by every dialect: honour the Idempotency-Key, take the item lock,
 //! create the request object, hold the caller.
 
-use worker::Env;
+use worker::{Env, Request};
 
 use crate::objects::client::{call, call_existing, not_found};
+use crate::runtime::http_io::idempotency_key;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::request_log::{RequestFacts, Transition};
 use edgepay_core::ids::RequestId;
@@ -30,13 +31,14 @@ fn in_flight(origin: &str, request_id: String) -> ApiError {
 /// The payment and the state change this call made, if any, are noted in `facts`.
 pub async fn start_payment(
     env: &Env,
+    req: &Request,
     payment: NewPayment,
     wait: WaitSecs,
     origin: &str,
-    key: Option<&IdempotencyKey>,
     facts: &mut RequestFacts,
 ) -> Result<RequestView, ApiError> {
-    let (view, created) = start(env, payment, wait, origin, key).await?;
+    let key = idempotency_key(req)?;
+    let (view, created) = start(env, payment, wait, origin, key.as_ref()).await?;
     facts.payment(&view.request_id);
     if created {
         facts.transition = Some(Transition {

@@ -11,7 +11,7 @@ use worker::{Env, Method, Request, Response, Url};
 use crate::routes::callers::client_caller;
 use crate::routes::payment_engine::start_payment;
 use crate::runtime::env_config::config;
-use crate::runtime::http_io::{answer_response, header, idempotency_key, origin, read_body};
+use crate::runtime::http_io::{answer_response, header, origin, read_body};
 use edgepay_core::dialect::servicestack::operation::{Endpoint, Operation, ServiceStackCall};
 use edgepay_core::dialect::servicestack::request::{merge_sources, ServiceStackPayment};
 use edgepay_core::dialect::servicestack::response::{answer, error_answer, negotiate, Framing};
@@ -123,17 +123,7 @@ async fn handle(
         WaitDecision::decide(None, prefs, DEFAULT_WAIT)
     };
     let origin = origin(url);
-    let key = idempotency_key(&req)?;
-    let mut new_payment = payment.into_new_payment(&tenant);
-    new_payment.owner = caller.owner().map(str::to_owned);
-    let view = start_payment(
-        env,
-        new_payment,
-        decision.wait,
-        &origin,
-        key.as_ref(),
-        facts,
-    )
-    .await?;
+    let payment = payment.into_new_payment(&tenant).owned_by(caller.owner());
+    let view = start_payment(env, &req, payment, decision.wait, &origin, facts).await?;
     answer_response(answer(framing, &view, &origin, &decision))
 }

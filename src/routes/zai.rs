@@ -5,7 +5,7 @@ use worker::{Env, Request, Response, Url};
 use crate::routes::callers::client_caller;
 use crate::routes::payment_engine::start_payment;
 use crate::runtime::env_config::config;
-use crate::runtime::http_io::{answer_response, header, idempotency_key, origin, read_body};
+use crate::runtime::http_io::{answer_response, header, origin, read_body};
 use edgepay_core::dialect::zai::request::ZaiPayment;
 use edgepay_core::dialect::zai::response::answer;
 use edgepay_core::http::api_error::{ApiError, FieldError};
@@ -42,17 +42,7 @@ pub async fn make_payment(
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());
     let decision = WaitDecision::decide(payment.wait, prefs, WaitSecs::ZERO);
     let origin = origin(url);
-    let key = idempotency_key(&req)?;
-    let mut new_payment = payment.into_new_payment(&tenant);
-    new_payment.owner = caller.owner().map(str::to_owned);
-    let view = start_payment(
-        env,
-        new_payment,
-        decision.wait,
-        &origin,
-        key.as_ref(),
-        facts,
-    )
-    .await?;
+    let payment = payment.into_new_payment(&tenant).owned_by(caller.owner());
+    let view = start_payment(env, &req, payment, decision.wait, &origin, facts).await?;
     answer_response(answer(&view, &origin, &decision))
 }

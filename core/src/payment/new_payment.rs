@@ -50,6 +50,12 @@ pub struct NewPayment {
 }
 
 impl NewPayment {
+    /// The same payment, made by a client token's principal (`None`: by a server credential).
+    pub fn owned_by(mut self, owner: Option<&str>) -> Self {
+        self.owner = owner.map(str::to_owned);
+        self
+    }
+
     /// The name of the item-lock object that serialises payments for this subject.
     pub fn lock_name(&self) -> String {
         format!(
