@@ -507,6 +507,12 @@ impl Run {
                 ("CALLBACK_RETRY_SCHEDULE_MS", CALLBACK_RETRY_SCHEDULE_MS),
                 ("CALLBACK_TIMEOUT_MS", &callback_timeout),
                 ("CALLBACK_CONFIRM_MS", "3000"),
+                // The run counts losses under faults; at soak size its bursts would exceed the
+                // `standard` rate limit, so its tenants are on `high` (still counted).
+                (
+                    "TENANTS",
+                    r#"[{"tenant": "tenant-a", "rate_tier": "high"}, {"tenant": "tenant-b", "rate_tier": "high"}]"#,
+                ),
             ],
         );
         let gateway = Arc::new(Gateway::start("fault-run", vars));

@@ -15,7 +15,18 @@ fn gateway() -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
     GATEWAY.get_or_init(|| {
         // The sandbox is the backend, so every generated payment reaches a real outcome.
-        sandbox_gateway("openapi", &[("ALLOW_INSECURE_CALLBACKS", "false")])
+        // On the `high` rate tier: schemathesis sends a burst that the `standard` limit would
+        // cut short with (documented) 429s, leaving the rest of the surface unexplored.
+        sandbox_gateway(
+            "openapi",
+            &[
+                ("ALLOW_INSECURE_CALLBACKS", "false"),
+                (
+                    "TENANTS",
+                    r#"[{"tenant": "tenant-a", "rate_tier": "high"}]"#,
+                ),
+            ],
+        )
     })
 }
 

@@ -8,6 +8,7 @@ use crate::routes::callers::{request_id, server_caller};
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{json_response, origin, set_header};
 use edgepay_core::http::api_error::{ApiError, FieldError};
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::objects::commands::{ReadCallbackLog, ReplayCallback, ReplayReply};
 use edgepay_core::payment::request_record::Links;
@@ -20,7 +21,7 @@ pub async fn log(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = server_caller(&cfg, &req, facts).await?;
+    let client = server_caller(env, &cfg, &req, Budget::Reads, facts).await?;
     let id = request_id(id_raw, facts)?;
     let query = ReadCallbackLog {
         tenant: client.tenant.clone(),
@@ -42,7 +43,7 @@ pub async fn replay(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = server_caller(&cfg, &req, facts).await?;
+    let client = server_caller(env, &cfg, &req, Budget::Payments, facts).await?;
     let id = request_id(id_raw, facts)?;
     let refused = |message: &str| {
         ApiError::Validation(vec![FieldError::new("request", "not_replayable", message)])

@@ -1,25 +1,29 @@
 //! Authenticates the caller of a route (server credential or client token) and applies the tenant's origin rule.
 
-use worker::{Request, Url};
+use worker::{Env, Request, Url};
 
 use crate::runtime::env_config::now_ms;
 use crate::runtime::http_io::{header, origin, parse_request_id};
+use crate::runtime::rate_limits;
 use crate::runtime::token_crypto::signature_ok;
 use edgepay_core::auth::api_keys::ApiClient;
 use edgepay_core::auth::caller::{authenticate, finish, Caller, Credential};
 use edgepay_core::config::GatewayConfig;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::cors::{judge_origin, PageOrigin};
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::ids::RequestId;
 
 /// The caller of a client route (payments, the status link), noted for the log line. A
-/// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise,
-/// before anything is touched.
+/// browser's `Origin` must be one its tenant allows (or the gateway's own): `403` otherwise;
+/// then the call spends `budget` of its tenant's rate limit (`429`), before anything is touched.
 pub async fn client_caller<'a>(
+    env: &Env,
     cfg: &'a GatewayConfig,
     req: &Request,
     url: &Url,
+    budget: Budget,
     facts: &mut RequestFacts,
 ) -> Result<Caller<'a>, ApiError> {
     let caller = caller(cfg, req, facts).await?;
@@ -29,17 +33,22 @@ pub async fn client_caller<'a>(
             return Err(ApiError::OriginNotAllowed);
         }
     }
+    rate_limits::spend(env, cfg, caller.tenant(), caller.owner(), budget).await?;
     Ok(caller)
 }
 
 /// The server credential of a server route (delivery log, replay, minting): a client token
-/// is a `403`.
+/// is a `403`; then the call spends `budget` of its tenant's rate limit.
 pub async fn server_caller<'a>(
+    env: &Env,
     cfg: &'a GatewayConfig,
     req: &Request,
+    budget: Budget,
     facts: &mut RequestFacts,
 ) -> Result<&'a ApiClient, ApiError> {
-    caller(cfg, req, facts).await?.into_server()
+    let client = caller(cfg, req, facts).await?.into_server()?;
+    rate_limits::spend(env, cfg, &client.tenant, None, budget).await?;
+    Ok(client)
 }
 
 /// The authenticated caller, noted for the log line; a client token's signature is checked

@@ -8,6 +8,7 @@ use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{header, json_response, read_body, set_header};
 use edgepay_core::auth::client_token::MintRequest;
 use edgepay_core::http::api_error::{ApiError, FieldError};
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_body::body_format;
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::time::rfc3339_millis;
@@ -18,7 +19,7 @@ pub async fn mint(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let client = server_caller(&cfg, &req, facts).await?;
+    let client = server_caller(env, &cfg, &req, Budget::Payments, facts).await?;
     let body = read_body(&mut req).await?;
     body_format(header(&req, "content-type").as_deref(), body.is_empty())?;
     let request: MintRequest = if body.iter().all(u8::is_ascii_whitespace) {

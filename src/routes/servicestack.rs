@@ -16,6 +16,7 @@ use edgepay_core::dialect::servicestack::operation::{Endpoint, Operation, Servic
 use edgepay_core::dialect::servicestack::request::{merge_sources, ServiceStackPayment};
 use edgepay_core::dialect::servicestack::response::{answer, error_answer, negotiate, Framing};
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_body::{parse_form, sniffed_body_format, BodyFormat};
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::payment::wait::{Preferences, WaitDecision, WaitSecs};
@@ -86,7 +87,7 @@ async fn handle(
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
     let cfg = config(env)?;
-    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let caller = client_caller(env, &cfg, &req, url, Budget::Payments, facts).await?;
     let tenant = caller.tenant().to_owned();
     let body = read_body(&mut req).await?;
     let format = sniffed_body_format(header(&req, "content-type").as_deref(), &body)?;

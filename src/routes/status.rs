@@ -9,6 +9,7 @@ use crate::runtime::http_io::{answer_response, header, origin};
 use edgepay_core::dialect::servicestack::response::Framing;
 use edgepay_core::dialect::{servicestack, zai};
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::objects::commands::ReadStatus;
 use edgepay_core::payment::new_payment::Dialect;
@@ -31,7 +32,7 @@ pub async fn status(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let caller = client_caller(env, &cfg, &req, url, Budget::Reads, facts).await?;
     caller.check_read()?;
     let request_id = request_id(id_raw, facts)?;
     let prefs = Preferences::parse(header(&req, "prefer").as_deref());

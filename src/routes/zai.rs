@@ -9,6 +9,7 @@ use crate::runtime::http_io::{answer_response, header, origin, read_body};
 use edgepay_core::dialect::zai::request::ZaiPayment;
 use edgepay_core::dialect::zai::response::answer;
 use edgepay_core::http::api_error::{ApiError, FieldError};
+use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_body::{body_format, parse_fields};
 use edgepay_core::http::request_log::RequestFacts;
 use edgepay_core::payment::wait::{Preferences, WaitDecision, WaitSecs};
@@ -21,7 +22,7 @@ pub async fn make_payment(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let caller = client_caller(&cfg, &req, url, facts).await?;
+    let caller = client_caller(env, &cfg, &req, url, Budget::Payments, facts).await?;
     let tenant = caller.tenant().to_owned();
     let body = read_body(&mut req).await?;
     let format = body_format(header(&req, "content-type").as_deref(), body.is_empty())?;

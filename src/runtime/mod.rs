@@ -6,4 +6,5 @@ pub mod env_config;
 pub mod http_io;
 pub mod log;
 pub mod panic_guard;
+pub mod rate_limits;
 pub mod token_crypto;

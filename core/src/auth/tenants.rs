@@ -1,4 +1,4 @@
-//! Per-tenant settings from the `TENANTS` secret: the browser origins a tenant allows and its client-token issuers.
+//! Per-tenant settings from the `TENANTS` secret: the browser origins a tenant allows, its client-token issuers and its rate-limit tier.
 //!
 //! `[{"tenant", "allowed_origins": [...], "client_tokens": {"mint_secret", "max_lifetime_secs",
 //! "issuers": [...]}}]`; every part is optional, and a tenant that is not listed allows no
@@ -8,6 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::auth::client_token::{IssuerConfig, TokenAuthority, DEFAULT_MAX_LIFETIME_SECS};
+use crate::http::rate_limit::{self, DEFAULT_TIER};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +18,9 @@ struct TenantConfig {
     allowed_origins: Vec<String>,
     #[serde(default)]
     client_tokens: Option<ClientTokensConfig>,
+    /// The rate-limit tier (`http::rate_limit::TIERS`); `standard` when absent.
+    #[serde(default)]
+    rate_tier: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -47,11 +51,12 @@ pub fn normalize_origin(raw: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-/// The allowed origins of one tenant.
+/// The allowed origins and the rate-limit tier of one tenant.
 #[derive(Debug, Clone)]
 struct TenantOrigins {
     tenant: String,
     origins: Vec<String>,
+    rate_tier: String,
 }
 
 /// Every tenant's settings.
@@ -114,9 +119,17 @@ impl Tenants {
                     issuers.push(issuer);
                 }
             }
+            let rate_tier = c.rate_tier.unwrap_or_else(|| DEFAULT_TIER.to_owned());
+            if !rate_limit::is_tier(&rate_tier) {
+                return Err(format!(
+                    "TENANTS[{i}].rate_tier must be one of {}",
+                    rate_limit::TIERS.join(", ")
+                ));
+            }
             origins.push(TenantOrigins {
                 tenant: c.tenant,
                 origins: allowed,
+                rate_tier,
             });
         }
         Ok(Self {
@@ -130,6 +143,14 @@ impl Tenants {
         self.origins
             .iter()
             .any(|t| t.tenant == tenant && t.origins.iter().any(|o| o == origin))
+    }
+
+    /// The tenant's rate-limit tier (`standard` for a tenant not listed).
+    pub fn rate_tier(&self, tenant: &str) -> &str {
+        self.origins
+            .iter()
+            .find(|t| t.tenant == tenant)
+            .map_or(DEFAULT_TIER, |t| t.rate_tier.as_str())
     }
 
     /// Whether any tenant allows `origin`: the answer to a preflight, which has no credentials.
@@ -157,6 +178,14 @@ mod tests {
         assert!(t.any_allows("https://b.example"));
         assert!(!t.any_allows("https://evil.example"));
         assert!(!t.allows("c", "https://b.example"));
+        assert_eq!(t.rate_tier("a"), "standard");
+    }
+
+    #[test]
+    fn a_tenant_may_be_on_another_rate_tier() {
+        let t = Tenants::from_json(Some(r#"[{"tenant": "a", "rate_tier": "trial"}]"#)).unwrap();
+        assert_eq!(t.rate_tier("a"), "trial");
+        assert_eq!(t.rate_tier("unlisted"), "standard");
     }
 
     #[test]
@@ -171,6 +200,10 @@ mod tests {
                 "allowed_origins[0]",
             ),
             (r#"[{"tenant": "a"}, {"tenant": "a"}]"#, "listed twice"),
+            (
+                r#"[{"tenant": "a", "rate_tier": "gold"}]"#,
+                "TENANTS[0].rate_tier",
+            ),
             (
                 r#"[{"tenant": "a", "client_tokens": {"mint_secret": "short"}}]"#,
                 "TENANTS[0].client_tokens",

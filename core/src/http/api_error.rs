@@ -68,6 +68,8 @@ pub enum ApiError {
     PayloadTooLarge { limit_bytes: usize },
     /// 415: a body in a content type the route does not read.
     UnsupportedMediaType { detail: String },
+    /// 429: the tenant (or a client token's subject) spent its rate limit; nothing was stored.
+    RateLimited { retry_after_secs: u64 },
     /// 503: the gateway could not complete the call (object reset, overload, shutdown).
     Unavailable { retry_after_secs: u32 },
     /// 500: a bug or misconfiguration; the detail is logged, never sent.
@@ -97,6 +99,9 @@ impl ApiError {
             ApiError::Unavailable { retry_after_secs } => {
                 header("retry-after", &retry_after_secs.to_string())
             }
+            ApiError::RateLimited { retry_after_secs } => {
+                header("retry-after", &retry_after_secs.to_string())
+            }
             _ => Vec::new(),
         }
     }
@@ -117,6 +122,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::IdempotencyMismatch => 422,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal => 500,
         }
@@ -141,6 +147,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "interrupted",
             ApiError::Internal => "internal_error",
         }
@@ -163,6 +170,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType { .. } => "Unsupported media type",
             ApiError::IdempotencyMismatch => "Idempotency-Key reused",
+            ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::Internal => "Internal error",
         }
@@ -202,6 +210,9 @@ impl ApiError {
             ApiError::IdempotencyMismatch => {
                 "this Idempotency-Key was first used with a different request; use a new key for a new payment".to_owned()
             }
+            ApiError::RateLimited { retry_after_secs } => format!(
+                "this tenant's rate limit is spent; nothing was stored, try again in {retry_after_secs} s"
+            ),
             ApiError::Unavailable { .. } => {
                 "received an interrupt or terminate signal, please try again".to_owned()
             }
@@ -250,6 +261,12 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge { limit_bytes: 1 }, 413),
             (ApiError::UnsupportedMediaType { detail: "x".into() }, 415),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: 60,
+                },
+                429,
+            ),
             (
                 ApiError::Unavailable {
                     retry_after_secs: 1,

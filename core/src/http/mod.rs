@@ -4,5 +4,6 @@ pub mod answer;
 pub mod api_error;
 pub mod cors;
 pub mod problem_json;
+pub mod rate_limit;
 pub mod request_body;
 pub mod request_log;

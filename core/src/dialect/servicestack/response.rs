@@ -102,6 +102,7 @@ pub fn error_code(error: &ApiError) -> String {
         ApiError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
         ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType".into(),
         ApiError::IdempotencyMismatch => "IdempotencyKeyReused".into(),
+        ApiError::RateLimited { .. } => "TooManyRequests".into(),
         ApiError::Unavailable { .. } => "ServiceUnavailable".into(),
         ApiError::Internal => "InternalServerError".into(),
     }

@@ -1,0 +1,57 @@
+//! Spends a call's rate limit on Cloudflare's rate limiting binding, after authentication and before any object is touched.
+//!
+//! The rules (tiers, bindings, keys) are `edgepay_core::http::rate_limit`. A binding that is
+//! missing or fails lets the call through with a warning: rate limiting protects the gateway,
+//! and must never be the reason a payment is refused when the limiter itself is down.
+
+use worker::Env;
+
+use crate::runtime::log;
+use edgepay_core::config::GatewayConfig;
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::rate_limit::{self, Budget, PERIOD_SECS};
+use edgepay_core::log_line::LogLine;
+
+/// `429` when `tenant` (or a client token's `subject`) has spent `budget`.
+pub async fn spend(
+    env: &Env,
+    cfg: &GatewayConfig,
+    tenant: &str,
+    subject: Option<&str>,
+    budget: Budget,
+) -> Result<(), ApiError> {
+    let tier = cfg.tenants.rate_tier(tenant);
+    let Some(binding) = rate_limit::binding(tier, budget) else {
+        return Ok(());
+    };
+    let limiter = match env.rate_limiter(&binding) {
+        Ok(limiter) => limiter,
+        Err(e) => {
+            log::emit(
+                &LogLine::warn("rate limiter unavailable")
+                    .with("binding", &binding)
+                    .with("detail", e.to_string()),
+            );
+            return Ok(());
+        }
+    };
+    for key in rate_limit::keys(tenant, subject) {
+        match limiter.limit(key).await {
+            Ok(outcome) if !outcome.success => {
+                return Err(ApiError::RateLimited {
+                    retry_after_secs: PERIOD_SECS,
+                })
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log::emit(
+                    &LogLine::warn("rate limiter failed")
+                        .with("binding", &binding)
+                        .with("detail", e.to_string()),
+                );
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
