@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 8787
+# The sandbox re-submits on a short schedule, so its "error every time" account fails in seconds
+# rather than the production schedule's 24 minutes.
+DEV_RETRY_DELAYS_MS ?= 1000,2000,4000,8000
 # The checkout demo's shop page (demo/merchant_server.mjs); .dev.vars.example allows its origin.
 DEMO_PORT ?= 8788
 WORKER_BUILD_VERSION := 0.8.7
@@ -82,7 +85,8 @@ dev: setup
 	trap 'kill $$merchant 2>/dev/null' EXIT; \
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
-		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox
+		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox \
+		--var DISPATCH_RETRY_DELAYS_MS:$(DEV_RETRY_DELAYS_MS)
 
 ## Tests: lints, host unit tests, the production bundle, then end-to-end tests against `wrangler dev`.
 test: setup lint unit bundle e2e

@@ -25,6 +25,8 @@ use crate::runtime::callback_consumer;
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{json_response, OrInternal};
 use crate::runtime::log;
+use edgepay_core::backend::breaker::{self, Breaker, Gate};
+use edgepay_core::backend::contract::BackendReply;
 use edgepay_core::callback::delivery::{AttemptLogEntry, CallbackJob, CallbackMessage, Recorded};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::log_line::LogLine;
@@ -38,6 +40,11 @@ use edgepay_core::payment::request_record::{
     Applied, CallbackQueue, Replay, RequestRecord, RequestView, ResultOutcome,
 };
 use edgepay_core::time::rfc3339_millis;
+
+thread_local! {
+    /// One breaker per isolate, shared by every payment object it runs (`backend::breaker`).
+    static BACKEND_BREAKER: RefCell<Breaker> = RefCell::new(Breaker::default());
+}
 
 /// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
 const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
@@ -383,6 +390,15 @@ impl PaymentRequest {
         self.save(&record)?;
         self.schedule_alarm(&record).await?;
         let reply = backend_client::submit(&cfg, &record, now_ms()).await;
+        let answered = !matches!(reply, BackendReply::Transient(_));
+        if let Some(change) = BACKEND_BREAKER.with(|b| b.borrow_mut().record(answered, now_ms())) {
+            log::emit(&match change {
+                breaker::Change::Opened => LogLine::warn("backend breaker opened")
+                    .with("after_failures", breaker::TRIP_AFTER)
+                    .with("cool_down_ms", breaker::OPEN_MS),
+                breaker::Change::Closed => LogLine::info("backend breaker closed"),
+            });
+        }
         let mut current = self.load()?.unwrap_or(record);
         let applied = current.apply_reply(reply, now_ms(), &cfg.dispatch);
         if applied != Applied::Ignored {
@@ -398,7 +414,15 @@ impl PaymentRequest {
         };
         let cfg = config(&self.env)?;
         if record.dispatch_due(now_ms()) {
-            record = self.submit(record).await?;
+            match BACKEND_BREAKER.with(|b| b.borrow_mut().gate(now_ms())) {
+                Gate::Submit => record = self.submit(record).await?,
+                Gate::WaitUntil(until) => {
+                    // The backend is down: wait without spending a try, and come back spread
+                    // over one cool-down.
+                    record.defer_dispatch(until, breaker::OPEN_MS);
+                    self.save(&record)?;
+                }
+            }
         }
         if record.expire_if_due(now_ms()) {
             self.save(&record)?;

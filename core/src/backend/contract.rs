@@ -18,13 +18,40 @@ pub struct DispatchPolicy {
 }
 
 impl Default for DispatchPolicy {
-    /// 5 tries over about two minutes, as the backend contract suggests.
+    /// 9 tries over about 24 minutes (5 s, 15 s, 30 s, 1, 2, 4, 8 and 8 min, each ±20 %): even at
+    /// their earliest (19 min) they outlast a 15-minute backend deploy or database failover, so
+    /// no payment accepted during one fails; the first retries still come fast for a blip, and
+    /// the doubling, capped at 8 min, keeps a long outage's load low.
     fn default() -> Self {
         Self {
             timeout_ms: 10_000,
-            retry_delays_ms: vec![5_000, 15_000, 30_000, 60_000],
+            retry_delays_ms: vec![
+                5_000, 15_000, 30_000, 60_000, 120_000, 240_000, 480_000, 480_000,
+            ],
         }
     }
+}
+
+/// Each re-submission delay is spread by ±20 %, so payments that failed together (an outage)
+/// do not come back together (a storm on the recovering backend).
+pub const RETRY_JITTER: f64 = 0.2;
+
+/// A number in [0, 1) fixed by the request and its submission number: the jitter is
+/// deterministic (the core reads no randomness), yet differs from payment to payment.
+pub fn jitter_unit(request_id: &str, submissions_made: u32) -> f64 {
+    // FNV-1a: small, stable and well spread over ids that differ in a few hex digits.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in request_id.bytes().chain(submissions_made.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `delay_ms` spread by ±[`RETRY_JITTER`]: `unit` 0 is 20 % sooner, 1 is 20 % later.
+pub fn jittered(delay_ms: u64, unit: f64) -> u64 {
+    let factor = 1.0 - RETRY_JITTER + 2.0 * RETRY_JITTER * unit.clamp(0.0, 1.0);
+    (delay_ms as f64 * factor).round() as u64
 }
 
 impl DispatchPolicy {
@@ -34,11 +61,21 @@ impl DispatchPolicy {
             .saturating_add(1)
     }
 
-    /// The wait before the next submission after `submissions_made` transient failures,
-    /// or `None` when the tries are used up.
+    /// The wait before the next submission after `submissions_made` transient failures (the
+    /// schedule's entry, before jitter), or `None` when the tries are used up.
     pub fn delay_after(&self, submissions_made: u32) -> Option<u64> {
         let index = usize::try_from(submissions_made.checked_sub(1)?).ok()?;
         self.retry_delays_ms.get(index).copied()
+    }
+
+    /// The longest a payment can spend re-submitting: every delay at its latest, plus a timeout
+    /// per try.
+    pub fn worst_case_span_ms(&self) -> u64 {
+        let waits: u64 = self.retry_delays_ms.iter().map(|d| jittered(*d, 1.0)).sum();
+        waits.saturating_add(
+            self.timeout_ms
+                .saturating_mul(u64::from(self.max_submissions())),
+        )
     }
 }
 
@@ -120,17 +157,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_schedule_outlasts_a_fifteen_minute_outage() {
+        let p = DispatchPolicy::default();
+        assert_eq!(p.max_submissions(), 9);
+        let earliest: u64 = p.retry_delays_ms.iter().map(|d| jittered(*d, 0.0)).sum();
+        assert!(earliest >= 15 * 60 * 1000, "{earliest}");
+        assert!(p.worst_case_span_ms() < 35 * 60 * 1000);
+    }
+
+    #[test]
+    fn jitter_spreads_payments_within_twenty_percent_and_is_stable() {
+        assert_eq!(jittered(10_000, 0.0), 8_000);
+        assert_eq!(jittered(10_000, 1.0), 12_000);
+        let a = jitter_unit("0123456789ab4def8123456789abcdef", 1);
+        assert_eq!(a, jitter_unit("0123456789ab4def8123456789abcdef", 1));
+        assert_ne!(a, jitter_unit("0123456789ab4def8123456789abcdee", 1));
+        assert_ne!(a, jitter_unit("0123456789ab4def8123456789abcdef", 2));
+        // Over many ids the units cover [0, 1) evenly enough to spread a storm.
+        let mut buckets = [0u32; 10];
+        for n in 0..10_000u32 {
+            let unit = jitter_unit(&format!("{n:032x}"), 1);
+            assert!((0.0..1.0).contains(&unit));
+            buckets[(unit * 10.0) as usize] += 1;
+        }
+        assert!(
+            buckets.iter().all(|b| (800..1200).contains(b)),
+            "{buckets:?}"
+        );
+    }
+
+    #[test]
     fn retry_schedule_bounds_the_tries() {
         let p = DispatchPolicy::default();
-        assert_eq!(p.max_submissions(), 5);
+        assert_eq!(p.max_submissions(), 9);
         assert_eq!(p.delay_after(0), None);
         assert_eq!(p.delay_after(1), Some(5_000));
         assert_eq!(p.delay_after(4), Some(60_000));
-        assert_eq!(p.delay_after(5), None);
+        assert_eq!(p.delay_after(8), Some(480_000));
+        assert_eq!(p.delay_after(9), None);
         let total: u64 = p.retry_delays_ms.iter().sum();
         assert_eq!(
-            total, 110_000,
-            "about two minutes between the first and last try"
+            total, 1_430_000,
+            "about 24 minutes between the first and last try"
         );
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 pub use crate::backend::contract::StoredResult;
-use crate::backend::contract::{BackendReply, DispatchPolicy};
+use crate::backend::contract::{jitter_unit, jittered, BackendReply, DispatchPolicy};
 use crate::callback::delivery::{
     AttemptOutcome, CallbackJob, CallbackPolicyTiming, CallbackState, DeliveryStatus, Recorded,
 };
@@ -183,6 +183,18 @@ impl RequestRecord {
         self.last_updated_ms = now_ms;
     }
 
+    /// The breaker held back this payment's due submission: it is due again at `until_ms` plus a
+    /// share of `spread_ms` fixed by the request (so deferred payments do not all come back at
+    /// once), and no try is counted.
+    pub fn defer_dispatch(&mut self, until_ms: u64, spread_ms: u64) {
+        if self.state.is_terminal() || self.next_dispatch_ms.is_none() {
+            return;
+        }
+        let unit = jitter_unit(self.request_id.as_str(), u32::MAX - self.submission_count);
+        let offset = (spread_ms as f64 * unit) as u64;
+        self.next_dispatch_ms = Some(until_ms.saturating_add(offset));
+    }
+
     /// Applies the answer to a submission made earlier.
     pub fn apply_reply(
         &mut self,
@@ -208,7 +220,8 @@ impl RequestRecord {
             }
             BackendReply::Transient(reason) => match policy.delay_after(self.submission_count) {
                 Some(delay) => {
-                    let due = now_ms.saturating_add(delay);
+                    let unit = jitter_unit(self.request_id.as_str(), self.submission_count);
+                    let due = now_ms.saturating_add(jittered(delay, unit));
                     self.next_dispatch_ms = Some(due);
                     self.last_updated_ms = now_ms;
                     Applied::RetryAt(due)
@@ -581,19 +594,24 @@ mod tests {
     fn transient_failures_retry_then_fail() {
         let mut r = record();
         let p = policy();
+        // The schedule's 10 ms and 20 ms, each within ±20 %.
         r.begin_submission(1_000, &p);
+        let Applied::RetryAt(first) =
+            r.apply_reply(BackendReply::Transient("500".into()), 1_001, &p)
+        else {
+            panic!("a retry")
+        };
+        assert!((1_009..=1_013).contains(&first), "{first}");
+        r.begin_submission(first, &p);
+        let Applied::RetryAt(second) =
+            r.apply_reply(BackendReply::Transient("500".into()), first + 1, &p)
+        else {
+            panic!("a retry")
+        };
+        assert!((first + 17..=first + 25).contains(&second), "{second}");
+        r.begin_submission(second, &p);
         assert_eq!(
-            r.apply_reply(BackendReply::Transient("500".into()), 1_001, &p),
-            Applied::RetryAt(1_011)
-        );
-        r.begin_submission(1_011, &p);
-        assert_eq!(
-            r.apply_reply(BackendReply::Transient("500".into()), 1_012, &p),
-            Applied::RetryAt(1_032)
-        );
-        r.begin_submission(1_032, &p);
-        assert_eq!(
-            r.apply_reply(BackendReply::Transient("timeout".into()), 1_033, &p),
+            r.apply_reply(BackendReply::Transient("timeout".into()), second + 1, &p),
             Applied::Failed
         );
         assert_eq!(r.state, RequestState::Failed);

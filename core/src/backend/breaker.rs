@@ -1,0 +1,117 @@
+//! The circuit breaker in front of a down backend: after consecutive failures, submissions stop for a while, and one trial at a time probes recovery.
+//!
+//! One breaker lives in each isolate (the Worker keeps it in memory beside the payment objects
+//! it runs). It never fails a payment: a submission the breaker holds back is deferred, not
+//! counted against the payment's tries, and its payment keeps its place until the backend
+//! answers or the result deadline passes.
+
+/// Consecutive transient failures (5xx, timeouts, network errors) that open the breaker.
+pub const TRIP_AFTER: u32 = 5;
+/// How long an open breaker holds submissions back before it lets one trial through.
+pub const OPEN_MS: u64 = 10_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breaker {
+    consecutive_failures: u32,
+    open_until_ms: u64,
+    trial_in_flight: bool,
+}
+
+/// What the breaker says to a payment whose submission is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Submit,
+    /// Held back: try again no sooner than this.
+    WaitUntil(u64),
+}
+
+/// A change worth a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Opened,
+    Closed,
+}
+
+impl Breaker {
+    pub fn is_open(&self) -> bool {
+        self.consecutive_failures >= TRIP_AFTER
+    }
+
+    /// Whether a due submission may go now. While open, one trial goes after each cool-down.
+    pub fn gate(&mut self, now_ms: u64) -> Gate {
+        if !self.is_open() {
+            return Gate::Submit;
+        }
+        if now_ms < self.open_until_ms {
+            return Gate::WaitUntil(self.open_until_ms);
+        }
+        if self.trial_in_flight {
+            return Gate::WaitUntil(now_ms.saturating_add(OPEN_MS));
+        }
+        self.trial_in_flight = true;
+        Gate::Submit
+    }
+
+    /// How a submission went: `ok` for any answer the backend gave (a result or an
+    /// acknowledgement), not for a transient failure.
+    pub fn record(&mut self, ok: bool, now_ms: u64) -> Option<Change> {
+        let was_open = self.is_open();
+        self.trial_in_flight = false;
+        if ok {
+            self.consecutive_failures = 0;
+            self.open_until_ms = 0;
+            return was_open.then_some(Change::Closed);
+        }
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        if self.is_open() {
+            self.open_until_ms = now_ms.saturating_add(OPEN_MS);
+        }
+        (!was_open && self.is_open()).then_some(Change::Opened)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_failures_open_it_and_an_answer_closes_it() {
+        let mut b = Breaker::default();
+        for n in 1..TRIP_AFTER {
+            assert_eq!(b.record(false, n.into()), None);
+            assert_eq!(b.gate(n.into()), Gate::Submit);
+        }
+        assert_eq!(b.record(false, 100), Some(Change::Opened));
+        assert_eq!(b.gate(101), Gate::WaitUntil(100 + OPEN_MS));
+        assert_eq!(b.record(true, 200), Some(Change::Closed));
+        assert_eq!(b.gate(201), Gate::Submit);
+    }
+
+    #[test]
+    fn an_answer_between_failures_resets_the_count() {
+        let mut b = Breaker::default();
+        for _ in 1..TRIP_AFTER {
+            b.record(false, 0);
+        }
+        b.record(true, 0);
+        b.record(false, 0);
+        assert!(!b.is_open());
+    }
+
+    #[test]
+    fn an_open_breaker_lets_one_trial_through_per_cool_down() {
+        let mut b = Breaker::default();
+        for _ in 0..TRIP_AFTER {
+            b.record(false, 0);
+        }
+        assert_eq!(b.gate(OPEN_MS - 1), Gate::WaitUntil(OPEN_MS));
+        // The cool-down is over: one trial, and everyone else waits while it is out.
+        assert_eq!(b.gate(OPEN_MS), Gate::Submit);
+        assert_eq!(b.gate(OPEN_MS + 1), Gate::WaitUntil(2 * OPEN_MS + 1));
+        // The trial failed: closed again for another cool-down.
+        assert_eq!(b.record(false, OPEN_MS + 5), None);
+        assert_eq!(b.gate(OPEN_MS + 6), Gate::WaitUntil(2 * OPEN_MS + 5));
+        assert_eq!(b.gate(2 * OPEN_MS + 5), Gate::Submit);
+        assert_eq!(b.record(true, 2 * OPEN_MS + 9), Some(Change::Closed));
+    }
+}
