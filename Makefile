@@ -29,12 +29,13 @@ RUST_SOURCES := $(shell find src core/src -type f ! -name '.reload-trigger') Car
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup test-tools dev test unit lint bundle e2e soak worker deploy wasm-size bench fuzz fuzz-setup clean
+.PHONY: help setup test-tools dev test unit lint bundle e2e soak outage worker deploy wasm-size bench fuzz fuzz-setup clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100); prints its counts"
+	@echo "make outage  300 payments through a 10-minute backend outage (make test runs 50 through 60 s)"
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
 	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
@@ -122,6 +123,11 @@ e2e: worker test-tools
 SOAK_N ?= 1000
 soak: setup worker
 	FAULT_RUN_N=$(SOAK_N) cargo test --test e2e_fault_run -- --nocapture
+
+## The outage run at full size (docs/testing.md): 300 payments while the backend is down for
+## 10 minutes, on the production schedule; make test runs it with 50 payments, 60 s, schedule / 10.
+outage: setup worker
+	OUTAGE_N=300 OUTAGE_SECS=600 OUTAGE_SCALE=1 cargo test --test e2e_outage -- --nocapture
 
 ## Benchmarks: figures, not assertions (docs/performance.md). BENCH_HELD / BENCH_SAMPLES resize them.
 bench: setup

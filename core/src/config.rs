@@ -6,6 +6,7 @@ use url::Url;
 
 use crate::auth::api_keys::ClientRegistry;
 use crate::auth::tenants::Tenants;
+use crate::backend::breaker::BreakerPolicy;
 use crate::backend::contract::DispatchPolicy;
 use crate::callback::delivery::CallbackPolicyTiming;
 use crate::callback::ssrf_rules::CallbackPolicy;
@@ -97,6 +98,19 @@ impl GatewayConfig {
                 get("DISPATCH_RETRY_DELAYS_MS"),
                 &defaults.retry_delays_ms,
             )?,
+            breaker: BreakerPolicy {
+                trip_after: u32::try_from(parse_u64(
+                    "BACKEND_BREAKER_FAILURES",
+                    get("BACKEND_BREAKER_FAILURES"),
+                    u64::from(defaults.breaker.trip_after),
+                )?)
+                .map_err(|_| "BACKEND_BREAKER_FAILURES is too large".to_owned())?,
+                open_ms: parse_u64(
+                    "BACKEND_BREAKER_OPEN_MS",
+                    get("BACKEND_BREAKER_OPEN_MS"),
+                    defaults.breaker.open_ms,
+                )?,
+            },
         };
         let lifetimes = Lifetimes {
             result_timeout_ms: parse_u64(

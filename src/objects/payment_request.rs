@@ -391,11 +391,13 @@ impl PaymentRequest {
         self.schedule_alarm(&record).await?;
         let reply = backend_client::submit(&cfg, &record, now_ms()).await;
         let answered = !matches!(reply, BackendReply::Transient(_));
-        if let Some(change) = BACKEND_BREAKER.with(|b| b.borrow_mut().record(answered, now_ms())) {
+        let policy = cfg.dispatch.breaker;
+        let change = BACKEND_BREAKER.with(|b| b.borrow_mut().record(answered, now_ms(), &policy));
+        if let Some(change) = change {
             log::emit(&match change {
                 breaker::Change::Opened => LogLine::warn("backend breaker opened")
-                    .with("after_failures", breaker::TRIP_AFTER)
-                    .with("cool_down_ms", breaker::OPEN_MS),
+                    .with("after_failures", policy.trip_after)
+                    .with("cool_down_ms", policy.open_ms),
                 breaker::Change::Closed => LogLine::info("backend breaker closed"),
             });
         }
@@ -414,12 +416,13 @@ impl PaymentRequest {
         };
         let cfg = config(&self.env)?;
         if record.dispatch_due(now_ms()) {
-            match BACKEND_BREAKER.with(|b| b.borrow_mut().gate(now_ms())) {
+            let policy = cfg.dispatch.breaker;
+            match BACKEND_BREAKER.with(|b| b.borrow_mut().gate(now_ms(), &policy)) {
                 Gate::Submit => record = self.submit(record).await?,
                 Gate::WaitUntil(until) => {
                     // The backend is down: wait without spending a try, and come back spread
                     // over one cool-down.
-                    record.defer_dispatch(until, breaker::OPEN_MS);
+                    record.defer_dispatch(until, policy.open_ms);
                     self.save(&record)?;
                 }
             }

@@ -68,6 +68,8 @@ pub struct Dispatch {
     pub body: Value,
     pub idempotency_key: Option<String>,
     pub signature_valid: bool,
+    /// When the backend received it.
+    pub at: std::time::Instant,
 }
 
 pub struct TestBackend {
@@ -77,6 +79,8 @@ pub struct TestBackend {
     /// Where asynchronous results go (the gateway starts after its backend).
     gateway: Mutex<Option<String>>,
     deliveries: Mutex<Vec<ResultDelivery>>,
+    /// While set, every submission is answered with this status (an outage), whatever its script.
+    down: Mutex<Option<u16>>,
 }
 
 pub fn item_body(item: &str, state: &str, status: u32) -> Value {
@@ -94,6 +98,7 @@ impl TestBackend {
             dispatches: Mutex::new(Vec::new()),
             gateway: Mutex::new(None),
             deliveries: Mutex::new(Vec::new()),
+            down: Mutex::new(None),
         });
         let served = backend.clone();
         std::thread::spawn(move || {
@@ -134,6 +139,12 @@ impl TestBackend {
     }
 
     /// Every dispatch received so far.
+    /// Starts (`Some(status)`) or ends (`None`) an outage: every submission meanwhile is
+    /// answered with `status`.
+    pub fn set_down(&self, status: Option<u16>) {
+        *self.down.lock().unwrap() = status;
+    }
+
     pub fn dispatches(&self) -> Vec<Dispatch> {
         self.dispatches.lock().unwrap().clone()
     }
@@ -212,6 +223,7 @@ impl TestBackend {
             body: body.clone(),
             idempotency_key: idem,
             signature_valid,
+            at: std::time::Instant::now(),
         };
         let behavior = self
             .behaviors
@@ -224,7 +236,14 @@ impl TestBackend {
                 body: item_body(&dispatch.subject, "completed", 22500),
                 after: Duration::ZERO,
             });
-        let behavior = resolve(behavior, &dispatch.subject, dispatch.submission_count);
+        let behavior = match *self.down.lock().unwrap() {
+            Some(status) => Behavior::Answer {
+                status,
+                body: json!({"error": "backend down"}),
+                after: Duration::ZERO,
+            },
+            None => resolve(behavior, &dispatch.subject, dispatch.submission_count),
+        };
         let request_id = dispatch.request_id.clone();
         self.dispatches.lock().unwrap().push(dispatch);
         if let Behavior::AcknowledgeThenDeliver {

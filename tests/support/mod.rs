@@ -41,12 +41,20 @@ pub fn api_clients_json() -> String {
 
 /// `wrangler dev` vars for a test gateway: the test clients and backend secret, `backend_url`,
 /// then `extra` (e.g. shortened schedules).
+///
+/// The backend breaker is off unless `extra` sets `BACKEND_BREAKER_FAILURES`: most tests script
+/// failures for one payment at a time, which the breaker (one per isolate, shared by every
+/// payment) would read as an outage and answer by holding the other tests' payments back.
+/// `e2e_outage` runs it at its production setting.
 pub fn gateway_vars(backend_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars = vec![
         ("API_CLIENTS".to_owned(), api_clients_json()),
         ("BACKEND_URL".to_owned(), backend_url.to_owned()),
         ("BACKEND_SECRET".to_owned(), BACKEND_SECRET.to_owned()),
     ];
+    if !extra.iter().any(|(k, _)| *k == "BACKEND_BREAKER_FAILURES") {
+        vars.push(("BACKEND_BREAKER_FAILURES".to_owned(), "0".to_owned()));
+    }
     vars.extend(
         extra
             .iter()

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::backend::breaker::BreakerPolicy;
 use crate::http::api_error::{ApiError, FieldError};
 
 /// Largest backend body edgepay stores; larger answers are treated as a backend fault.
@@ -15,6 +16,8 @@ pub struct DispatchPolicy {
     pub timeout_ms: u64,
     /// Delay before re-submission n+1 after transient failure n; its length + 1 bounds the tries.
     pub retry_delays_ms: Vec<u64>,
+    /// When the per-isolate breaker holds submissions back.
+    pub breaker: BreakerPolicy,
 }
 
 impl Default for DispatchPolicy {
@@ -28,6 +31,7 @@ impl Default for DispatchPolicy {
             retry_delays_ms: vec![
                 5_000, 15_000, 30_000, 60_000, 120_000, 240_000, 480_000, 480_000,
             ],
+            breaker: BreakerPolicy::default(),
         }
     }
 }

@@ -569,6 +569,7 @@ mod tests {
         DispatchPolicy {
             timeout_ms: 100,
             retry_delays_ms: vec![10, 20],
+            breaker: Default::default(),
         }
     }
 
