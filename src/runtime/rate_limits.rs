@@ -26,14 +26,7 @@ pub async fn spend(
     };
     let limiter = match env.rate_limiter(&binding) {
         Ok(limiter) => limiter,
-        Err(e) => {
-            log::emit(
-                &LogLine::warn("rate limiter unavailable")
-                    .with("binding", &binding)
-                    .with("detail", e.to_string()),
-            );
-            return Ok(());
-        }
+        Err(e) => return fail_open("rate limiter unavailable", &binding, e),
     };
     for key in rate_limit::keys(tenant, subject) {
         match limiter.limit(key).await {
@@ -43,15 +36,18 @@ pub async fn spend(
                 })
             }
             Ok(_) => {}
-            Err(e) => {
-                log::emit(
-                    &LogLine::warn("rate limiter failed")
-                        .with("binding", &binding)
-                        .with("detail", e.to_string()),
-                );
-                return Ok(());
-            }
+            Err(e) => return fail_open("rate limiter failed", &binding, e),
         }
     }
+    Ok(())
+}
+
+/// The limiter could not answer: the call goes through, and the log says why.
+fn fail_open(msg: &'static str, binding: &str, e: worker::Error) -> Result<(), ApiError> {
+    log::emit(
+        &LogLine::warn(msg)
+            .with("binding", binding)
+            .with("detail", e.to_string()),
+    );
     Ok(())
 }
