@@ -27,7 +27,9 @@ impl Default for BreakerPolicy {
 pub struct Breaker {
     consecutive_failures: u32,
     open_until_ms: u64,
-    trial_in_flight: bool,
+    /// When the trial now out was let through. A trial whose outcome never comes back (its
+    /// object failed mid-submission) stops counting after three cool-downs.
+    trial_since_ms: Option<u64>,
 }
 
 /// What the breaker says to a payment whose submission is due.
@@ -58,10 +60,13 @@ impl Breaker {
         if now_ms < self.open_until_ms {
             return Gate::WaitUntil(self.open_until_ms);
         }
-        if self.trial_in_flight {
-            return Gate::WaitUntil(now_ms.saturating_add(policy.open_ms));
+        let trial_lost_after = policy.open_ms.saturating_mul(3);
+        if let Some(since) = self.trial_since_ms {
+            if now_ms < since.saturating_add(trial_lost_after) {
+                return Gate::WaitUntil(now_ms.saturating_add(policy.open_ms));
+            }
         }
-        self.trial_in_flight = true;
+        self.trial_since_ms = Some(now_ms);
         Gate::Submit
     }
 
@@ -69,7 +74,7 @@ impl Breaker {
     /// acknowledgement), not for a transient failure.
     pub fn record(&mut self, ok: bool, now_ms: u64, policy: &BreakerPolicy) -> Option<Change> {
         let was_open = self.is_open(policy);
-        self.trial_in_flight = false;
+        self.trial_since_ms = None;
         if ok {
             self.consecutive_failures = 0;
             self.open_until_ms = 0;
@@ -133,6 +138,20 @@ mod tests {
         assert_eq!(b.gate(OPEN_MS + 6, &P), Gate::WaitUntil(2 * OPEN_MS + 5));
         assert_eq!(b.gate(2 * OPEN_MS + 5, &P), Gate::Submit);
         assert_eq!(b.record(true, 2 * OPEN_MS + 9, &P), Some(Change::Closed));
+    }
+
+    #[test]
+    fn a_trial_that_never_reports_back_stops_holding_the_others() {
+        let mut b = Breaker::default();
+        for _ in 0..TRIP_AFTER {
+            b.record(false, 0, &P);
+        }
+        assert_eq!(b.gate(OPEN_MS, &P), Gate::Submit);
+        assert!(matches!(
+            b.gate(OPEN_MS + 3 * OPEN_MS - 1, &P),
+            Gate::WaitUntil(_)
+        ));
+        assert_eq!(b.gate(OPEN_MS + 3 * OPEN_MS, &P), Gate::Submit);
     }
 
     #[test]
