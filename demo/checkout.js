@@ -19,7 +19,7 @@ const ACCOUNTS = {
 // A call the gateway has not answered after this long is being held open by it.
 const HELD_AFTER_MS = 300;
 // Long-polls of the status link: each held up to 10 s, at most 20 (over 3 min, longer than the
-// default re-submission schedule).
+// sandbox's re-submission schedule under `make dev`, DEV_RETRY_DELAYS_MS).
 const POLL_WAIT_SECS = 10;
 const MAX_POLLS = 20;
 // The shop's server is asked for the callbacks it verified every 500 ms for at most 30 s.
