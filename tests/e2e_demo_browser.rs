@@ -130,11 +130,17 @@ async fn a_shopper_pays_through_every_sandbox_scenario_in_chromium() {
         })
     };
     assert!(to_gateway("PATCH"), "{report}");
-    let log = demo.gateway.log();
-    assert!(
-        log.contains(r#""method":"OPTIONS","route":"(preflight)""#),
-        "no preflight reached the gateway: {log}"
-    );
+    eventually(
+        "a preflight's request line in the gateway's log",
+        Duration::from_secs(10),
+        || async {
+            demo.gateway
+                .log()
+                .contains(r#""method":"OPTIONS","route":"(preflight)""#)
+                .then_some(())
+        },
+    )
+    .await;
 
     let instant = scenario(&report, "instant");
     assert_eq!(instant["state"], "completed", "{instant}");

@@ -60,14 +60,23 @@ fn servicestack_pay(payment_id: &str) -> Call {
     }))
 }
 
-/// The request log line of the answer with `request_id`.
-fn log_line(request_id: &str) -> Value {
-    let log = harness().gateway.log();
-    log.lines()
-        .filter_map(|l| l.find('{').map(|i| &l[i..]))
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["msg"] == "request" && v["request_id"] == request_id)
-        .unwrap_or_else(|| panic!("no request line for {request_id} in {log}"))
+/// The request log line of the answer with `request_id`, once `wrangler dev` has written it
+/// (its log reaches the file a little after the answer reaches the client).
+async fn log_line(request_id: &str) -> Value {
+    eventually(
+        &format!("the request line of {request_id}"),
+        Duration::from_secs(10),
+        || async {
+            harness()
+                .gateway
+                .log()
+                .lines()
+                .filter_map(|l| l.find('{').map(|i| &l[i..]))
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|v| v["msg"] == "request" && v["request_id"] == request_id)
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -96,7 +105,7 @@ async fn a_tenant_over_its_limit_gets_429_in_both_dialects_and_no_one_else_does(
     );
     assert_eq!(over.json["code"], "rate_limited", "{}", over.text);
     assert!(over.header("location").is_none() && over.header("content-location").is_none());
-    let line = log_line(over.header("x-request-id").expect("x-request-id"));
+    let line = log_line(over.header("x-request-id").expect("x-request-id")).await;
     assert_eq!(line["status"], 429, "{line}");
     assert_eq!(line["error"], "rate_limited", "{line}");
     assert_eq!(line["tenant"], "tenant-a", "{line}");
