@@ -57,9 +57,9 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> js_sy
 async fn queue(
     batch: MessageBatch<serde_json::Value>,
     env: Env,
-    _ctx: Context,
+    ctx: Context,
 ) -> worker::Result<()> {
     // Never `Err`: every message is acknowledged or retried on its own.
-    crate::runtime::callback_consumer::consume(batch, env).await;
+    crate::runtime::callback_consumer::consume(batch, env, &ctx).await;
     Ok(())
 }

@@ -139,6 +139,11 @@ impl GatewayConfig {
                 get("CALLBACK_CONFIRM_MS"),
                 callback_defaults.confirm_ms,
             )?,
+            slow_after_ms: parse_u64(
+                "CALLBACK_SLOW_MS",
+                get("CALLBACK_SLOW_MS"),
+                callback_defaults.slow_after_ms,
+            )?,
         };
         if callbacks.schedule_ms.is_empty() {
             return Err("CALLBACK_RETRY_SCHEDULE_MS must list at least one delay".to_owned());
@@ -219,6 +224,8 @@ mod tests {
         let c = load(&vars).unwrap();
         assert!(c.sandbox_enabled);
         assert_eq!(c.dispatch.retry_delays_ms, vec![100, 200]);
+        vars.insert("CALLBACK_SLOW_MS", "750".into());
+        assert_eq!(load(&vars).unwrap().callbacks.slow_after_ms, 750);
 
         for (name, value) in [
             ("SANDBOX_ENABLED", "maybe"),
@@ -230,6 +237,7 @@ mod tests {
             ("API_CLIENTS", "[]"),
             ("CALLBACK_RETRY_SCHEDULE_MS", "0,soon"),
             ("CALLBACK_TIMEOUT_MS", "x"),
+            ("CALLBACK_SLOW_MS", "2s"),
         ] {
             let mut vars = base();
             vars.insert(name, value.into());

@@ -29,6 +29,8 @@ pub enum Script {
     RetryAfterThen(u64),
     /// Never answer the first request (hold it for a minute), then 200.
     HangOnce,
+    /// Hold every request this long, then answer 200 (a slow receiver within the timeout).
+    SlowOk(Duration),
     /// Fail the requests `seed` picks (`permille` thousandths, by path and how many requests the
     /// path had before), in turn with a 5xx, a 500 held for `hold` (past the sender's timeout) or
     /// a connection reset; 200 otherwise.
@@ -74,16 +76,24 @@ impl Received {
 pub struct Receiver {
     pub port: u16,
     scripts: Mutex<HashMap<String, Script>>,
+    /// How a path with no script of its own answers.
+    default_script: Script,
     received: Mutex<Vec<Received>>,
 }
 
 impl Receiver {
     pub fn start() -> Arc<Receiver> {
+        Self::start_answering(Script::Always(200))
+    }
+
+    /// A receiver whose unscripted paths answer as `default_script` does.
+    pub fn start_answering(default_script: Script) -> Arc<Receiver> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         listener.set_nonblocking(true).expect("nonblocking");
         let receiver = Arc::new(Receiver {
             port: listener.local_addr().expect("addr").port(),
             scripts: Mutex::new(HashMap::new()),
+            default_script,
             received: Mutex::new(Vec::new()),
         });
         let served = receiver.clone();
@@ -179,7 +189,7 @@ impl Receiver {
             .unwrap()
             .get(&path)
             .cloned()
-            .unwrap_or(Script::Always(200));
+            .unwrap_or_else(|| self.default_script.clone());
         // Decided and recorded under one lock, so concurrent requests count each other.
         let (answer, extra, hold) = {
             let mut received = self.received.lock().unwrap();
@@ -241,6 +251,7 @@ fn decide(
             Some(Duration::from_secs(60)),
         ),
         Script::HangOnce => now(200),
+        Script::SlowOk(hold) => (Answer::HeldThen(200), Vec::new(), Some(*hold)),
         Script::Faulty {
             seed,
             permille,

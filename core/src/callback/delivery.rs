@@ -30,6 +30,9 @@ pub struct CallbackPolicyTiming {
     pub timeout_ms: u64,
     /// An enqueued attempt not reported back by then is enqueued again (the outbox).
     pub confirm_ms: u64,
+    /// The queue batch waits this long for an attempt; one still unanswered then carries on
+    /// outside the batch and marks its receiver slow (`callback::slow_receivers`).
+    pub slow_after_ms: u64,
 }
 
 impl Default for CallbackPolicyTiming {
@@ -41,6 +44,7 @@ impl Default for CallbackPolicyTiming {
             ],
             timeout_ms: 15_000,
             confirm_ms: 45_000,
+            slow_after_ms: 1_000,
         }
     }
 }
@@ -363,6 +367,7 @@ mod tests {
             schedule_ms: vec![0, 100, 1_000],
             timeout_ms: 50,
             confirm_ms: 500,
+            slow_after_ms: 20,
         }
     }
 
