@@ -80,7 +80,10 @@ dev: setup
 	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
 	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
 	@echo "  web checkout demo, a shop's page on another origin: http://127.0.0.1:$(DEMO_PORT)/"
+	@echo "  operators' dashboard (sign in with the credential above): http://127.0.0.1:$(PORT)/dashboard"
 	@echo
+	@# The payments index (D1): migrations/ applied to the local database, once each.
+	@CI=true $(WRANGLER) d1 migrations apply PAYMENTS_INDEX --local --persist-to .wrangler/state
 	@# The demo's merchant server runs beside the gateway and stops with it.
 	@EDGEPAY_URL=http://127.0.0.1:$(PORT) MERCHANT_PORT=$(DEMO_PORT) node demo/merchant_server.mjs & merchant=$$!; \
 	trap 'kill $$merchant 2>/dev/null' EXIT; \

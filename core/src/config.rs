@@ -31,6 +31,36 @@ pub struct GatewayConfig {
     pub dispatch: DispatchPolicy,
     pub lifetimes: Lifetimes,
     pub callbacks: CallbackPolicyTiming,
+    /// The D1 bindings of the payments index, one per shard (`PAYMENTS_INDEX_BINDINGS`);
+    /// empty: no index.
+    pub index_bindings: Vec<String>,
+}
+
+/// `PAYMENTS_INDEX_BINDINGS`: comma-separated binding names (`A-Z`, `0-9`, `_`); an empty value
+/// turns the index off; unset, the one database `PAYMENTS_INDEX`.
+fn parse_index_bindings(raw: Option<String>) -> Result<Vec<String>, String> {
+    let Some(raw) = raw else {
+        return Ok(vec!["PAYMENTS_INDEX".to_owned()]);
+    };
+    let names: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let valid = |n: &String| {
+        n.len() <= 64
+            && n.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if names.iter().all(valid) {
+        Ok(names)
+    } else {
+        Err(
+            "PAYMENTS_INDEX_BINDINGS must list binding names (A-Z, 0-9, _), comma-separated"
+                .to_owned(),
+        )
+    }
 }
 
 fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, String> {
@@ -165,6 +195,7 @@ impl GatewayConfig {
             dispatch,
             lifetimes,
             callbacks,
+            index_bindings: parse_index_bindings(get("PAYMENTS_INDEX_BINDINGS"))?,
         })
     }
 
@@ -226,6 +257,11 @@ mod tests {
         assert_eq!(c.dispatch.retry_delays_ms, vec![100, 200]);
         vars.insert("CALLBACK_SLOW_MS", "750".into());
         assert_eq!(load(&vars).unwrap().callbacks.slow_after_ms, 750);
+        assert_eq!(load(&vars).unwrap().index_bindings, ["PAYMENTS_INDEX"]);
+        vars.insert("PAYMENTS_INDEX_BINDINGS", " INDEX_A, INDEX_B ".into());
+        assert_eq!(load(&vars).unwrap().index_bindings, ["INDEX_A", "INDEX_B"]);
+        vars.insert("PAYMENTS_INDEX_BINDINGS", "".into());
+        assert!(load(&vars).unwrap().index_bindings.is_empty());
 
         for (name, value) in [
             ("SANDBOX_ENABLED", "maybe"),
@@ -238,6 +274,7 @@ mod tests {
             ("CALLBACK_RETRY_SCHEDULE_MS", "0,soon"),
             ("CALLBACK_TIMEOUT_MS", "x"),
             ("CALLBACK_SLOW_MS", "2s"),
+            ("PAYMENTS_INDEX_BINDINGS", "payments-index"),
         ] {
             let mut vars = base();
             vars.insert(name, value.into());

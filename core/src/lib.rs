@@ -12,7 +12,8 @@
 //! - `backend`: the contract with the payment backend;
 //! - `callback`: templates, SSRF rules, the delivery schedule and Zai's signature;
 //! - `dialect`: the Zai and ServiceStack front doors, each its request rules and rendering;
-//! - `objects`: the typed commands the Worker sends its Durable Objects.
+//! - `objects`: the typed commands the Worker sends its Durable Objects;
+//! - `operators`: the payments index in D1 and operators' searches of it.
 
 // A panic resets the wasm instance and strands every held caller: outside tests, nothing
 // may unwrap, expect, panic or index unchecked. `make test` runs clippy with these denied.
@@ -36,6 +37,7 @@ pub mod http;
 pub mod ids;
 pub mod log_line;
 pub mod objects;
+pub mod operators;
 pub mod payment;
 pub mod sandbox;
 pub mod signing;

@@ -25,6 +25,7 @@ use crate::runtime::callback_consumer;
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{json_response, OrInternal};
 use crate::runtime::log;
+use crate::runtime::payments_index;
 use edgepay_core::backend::breaker::{self, Breaker, Gate};
 use edgepay_core::backend::contract::BackendReply;
 use edgepay_core::callback::delivery::{AttemptLogEntry, CallbackJob, CallbackMessage, Recorded};
@@ -215,8 +216,13 @@ impl PaymentRequest {
         self.wake_all();
         self.pump_callback(record).await?;
         if !record.lock_released() && self.release_lock(record).await {
-            record.mark_lock_released();
-            self.save(record)?;
+            // Marked on the record as stored now: a callback report may have changed it while
+            // the lock answered, and saving the older copy would undo that.
+            if let Some(mut current) = self.load()? {
+                current.mark_lock_released();
+                self.save(&current)?;
+                *record = current;
+            }
         }
         self.schedule_alarm(record).await
     }
@@ -432,15 +438,56 @@ impl PaymentRequest {
             log_transition(&record, "expired");
         }
         if record.purgeable(now_ms(), &cfg.lifetimes) {
+            // The index row goes first: a record is never deleted while the index still shows it.
+            let tenant = record.tenant().to_owned();
+            let id = record.request_id().to_string();
+            if let Err(why) = payments_index::remove(&self.env, &cfg, &tenant, &id).await {
+                // Noted on the record as stored now (a replay may have changed it meanwhile).
+                let mut current = self.load()?.unwrap_or(record);
+                log_index_failure(&current, &why);
+                current.index_failed(now_ms());
+                self.save(&current)?;
+                return self.schedule_alarm(&current).await;
+            }
             self.state.storage().delete_alarm().await.or_internal()?;
             self.state.storage().delete_all().await.or_internal()?;
             return Ok(());
         }
         if record.state().is_terminal() {
-            self.on_terminal(&mut record).await
-        } else {
-            self.schedule_alarm(&record).await
+            self.on_terminal(&mut record).await?;
         }
+        // Last, after every caller this run may have woken: nobody waits for the index.
+        self.write_index(&mut record).await?;
+        self.schedule_alarm(&record).await
+    }
+
+    /// Writes the record's row to the payments index when the index lacks it. A failure (D1
+    /// down) fails nothing: the alarm tries again later each time, until the index has it.
+    ///
+    /// Other calls (a backend result, a callback report) may change the record while D1
+    /// answers, so the outcome is noted on the record as stored now, never on the copy that
+    /// was written: `record` becomes that current copy. If it changed meanwhile, its row is
+    /// still due and the alarm writes it next.
+    async fn write_index(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
+        if !record.index_due() {
+            return Ok(());
+        }
+        let cfg = config(&self.env)?;
+        let row = record.index_row();
+        let written = payments_index::write(&self.env, &cfg, &row).await;
+        let Some(mut current) = self.load()? else {
+            return Ok(());
+        };
+        match written {
+            Ok(()) => current.index_written(row.digest()),
+            Err(why) => {
+                log_index_failure(&current, &why);
+                current.index_failed(now_ms());
+            }
+        }
+        self.save(&current)?;
+        *record = current;
+        Ok(())
     }
 
     /// Test-only (`FAULT_INJECTION`, checked again here): do `fault` to this object.
@@ -533,6 +580,15 @@ fn log_callback(record: &RequestRecord, event: &str, attempt: u32) {
             .with("tenant", record.tenant())
             .with("event", event)
             .with("attempt", attempt),
+    );
+}
+
+fn log_index_failure(record: &RequestRecord, why: &str) {
+    log::emit(
+        &LogLine::warn("payments index write failed; the alarm tries again")
+            .with("payment_id", record.request_id())
+            .with("tenant", record.tenant())
+            .with("detail", why),
     );
 }
 

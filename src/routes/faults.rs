@@ -4,11 +4,14 @@
 //! - `POST /__faults/panic`: the Worker panics while handling this request.
 //! - `POST /__faults/panic-object/{id}`: the request's Durable Object panics.
 //! - `POST /__faults/reset-object/{id}`: the request's Durable Object is reset by the runtime.
+//! - `POST /__faults/index-down` / `index-up`: every payments-index write and search in this
+//!   isolate fails as if D1 were down, until `index-up`.
 
 use worker::{Env, Response};
 
 use crate::objects::client::call;
 use crate::runtime::http_io::{json_response, parse_request_id};
+use crate::runtime::payments_index;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::objects::commands::InjectFault;
 
@@ -27,6 +30,8 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
         ["reset-object", id] => {
             call(env, parse_request_id(id)?.as_str(), &InjectFault::Reset).await?;
         }
+        ["index-down"] => payments_index::set_fault_down(true),
+        ["index-up"] => payments_index::set_fault_down(false),
         _ => {
             return Err(ApiError::NotFound {
                 detail: "no such fault",

@@ -4,7 +4,8 @@ use worker::worker_sys::web_sys;
 use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::routes::{
-    callbacks, client_tokens, faults, internal, sandbox, servicestack, status, zai,
+    callbacks, client_tokens, dashboard, faults, internal, operators, sandbox, servicestack,
+    status, zai,
 };
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{json_response, origin, problem_response, raw_response, OrInternal};
@@ -227,6 +228,31 @@ async fn route(
             facts.route("/request/{id}/callbacks/replay", Surface::Zai);
             only(&method, &[Method::Post], "POST")?;
             callbacks::replay(req, env, &url, id, facts).await
+        }
+        ["requests"] => {
+            facts.route("/requests", Surface::Operators);
+            only(&method, &[Method::Get], "GET")?;
+            operators::requests(req, env, &url, facts).await
+        }
+        ["callbacks", "dead-letters"] => {
+            facts.route("/callbacks/dead-letters", Surface::Operators);
+            only(&method, &[Method::Get], "GET")?;
+            operators::dead_letters(req, env, &url, facts).await
+        }
+        ["callbacks", "dead-letters", "replay"] => {
+            facts.route("/callbacks/dead-letters/replay", Surface::Operators);
+            only(&method, &[Method::Post], "POST")?;
+            operators::replay_dead_letters(req, env, &url, facts).await
+        }
+        ["dashboard"] => {
+            facts.route("/dashboard", Surface::Operators);
+            only(&method, &[Method::Get], "GET")?;
+            dashboard::asset("")
+        }
+        ["dashboard", asset] => {
+            facts.route("/dashboard/{asset}", Surface::Operators);
+            only(&method, &[Method::Get], "GET")?;
+            dashboard::asset(asset)
         }
         ["client-tokens"] => {
             facts.route("/client-tokens", Surface::Meta);

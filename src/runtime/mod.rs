@@ -1,4 +1,4 @@
-//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, the queue consumer, WebCrypto and the panic guard.
+//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, the queue consumer, the payments index in D1, WebCrypto and the panic guard.
 
 pub mod backend_client;
 pub mod callback_consumer;
@@ -6,5 +6,6 @@ pub mod env_config;
 pub mod http_io;
 pub mod log;
 pub mod panic_guard;
+pub mod payments_index;
 pub mod rate_limits;
 pub mod token_crypto;

@@ -123,7 +123,42 @@ impl Gateway {
         started
     }
 
+    /// Applies `migrations/` to the payments index in this gateway's state, as `make dev` does
+    /// (`wrangler d1 migrations apply --local`); a no-op once applied.
+    fn apply_migrations(&self) -> Result<(), StartError> {
+        let out = Command::new("node_modules/.bin/wrangler")
+            .args([
+                "d1",
+                "migrations",
+                "apply",
+                "PAYMENTS_INDEX",
+                "--local",
+                "--persist-to",
+            ])
+            .arg(&self.persist_dir)
+            .current_dir(repo_root())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("XDG_CONFIG_HOME", self.persist_dir.with_file_name("xdg"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| StartError::Failed(format!("wrangler d1 migrations apply: {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(StartError::Failed(format!(
+                "wrangler d1 migrations apply failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )))
+        }
+    }
+
     fn spawn_once(&self) -> Result<(), StartError> {
+        // The repository's Worker keeps a payments index; the benchmark's baseline has none.
+        if self.config.is_none() {
+            self.apply_migrations()?;
+        }
         // The log is appended to across restarts; only this start's part is read below.
         let log_start = self.log().len();
         let inspector = free_port();

@@ -128,6 +128,17 @@ pub enum DeliveryStatus {
     Exhausted,
 }
 
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Stopped => "stopped",
+            DeliveryStatus::Exhausted => "exhausted",
+        }
+    }
+}
+
 /// The outbox entry of one request's callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackState {

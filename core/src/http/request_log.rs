@@ -43,6 +43,8 @@ pub enum Surface {
     Sandbox,
     /// Health, the API document, the ServiceStack types, unknown routes.
     Meta,
+    /// The payments index's APIs and the dashboard.
+    Operators,
 }
 
 impl From<Dialect> for Surface {

@@ -4,6 +4,7 @@
 //! changes it only through the methods here, so every rule about submissions,
 //! results, expiry and retention is a pure function of (record, now).
 
+use crate::operators::payments_index::{retry_delay_ms, IndexRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -67,6 +68,14 @@ pub struct RequestRecord {
     /// The client token principal that made it (see [`NewPayment::owner`]).
     #[serde(default)]
     owner: Option<String>,
+    /// The digest of the payments-index row last written (`operators::payments_index`).
+    #[serde(default)]
+    indexed_digest: Option<u64>,
+    /// Index writes (or the row's removal) that failed in a row, and when to try again.
+    #[serde(default)]
+    index_failures: u32,
+    #[serde(default)]
+    index_retry_ms: Option<u64>,
 }
 
 /// What applying a backend reply did, for logging and for waking callers.
@@ -158,6 +167,9 @@ impl RequestRecord {
             lock_released: false,
             origin,
             callback_delivery: None,
+            indexed_digest: None,
+            index_failures: 0,
+            index_retry_ms: None,
         }
     }
 
@@ -348,22 +360,68 @@ impl RequestRecord {
 
     /// When the object's alarm should next fire.
     pub fn next_alarm_ms(&self, now_ms: u64, lifetimes: &Lifetimes) -> u64 {
+        let index = self
+            .index_due()
+            .then(|| self.index_retry_ms.unwrap_or(now_ms));
         if !self.state.is_terminal() {
-            return self
+            let due = self
                 .next_dispatch_ms
                 .map_or(self.expires_ms, |due| due.min(self.expires_ms));
+            return index.map_or(due, |i| i.min(due));
         }
+        // A removal from the index that failed holds the deletion back until its retry.
         let retention = self.last_updated_ms.saturating_add(lifetimes.retention_ms);
+        let retention = self.index_retry_ms.map_or(retention, |r| retention.max(r));
         let callback = self
             .callback_delivery
             .as_ref()
             .and_then(CallbackState::next_alarm_ms);
         let lock = (!self.lock_released).then(|| now_ms.saturating_add(LOCK_RELEASE_RETRY_MS));
-        [callback, lock]
+        [callback, lock, index]
             .into_iter()
             .flatten()
             .min()
             .unwrap_or(retention)
+    }
+
+    /// This request as the payments index holds it.
+    pub fn index_row(&self) -> IndexRow {
+        let callback_state = match (&self.callback, &self.callback_delivery) {
+            (None, _) => "none",
+            (Some(_), None) => "waiting",
+            (Some(_), Some(delivery)) => delivery.status.as_str(),
+        };
+        IndexRow {
+            request_id: self.request_id.to_string(),
+            tenant: self.tenant.clone(),
+            dialect: self.dialect.as_str().to_owned(),
+            subject: self.subject.clone(),
+            state: self.state.as_str().to_owned(),
+            created_ms: self.created_ms,
+            updated_ms: self.last_updated_ms,
+            result_status: self.result.as_ref().map(|r| r.status),
+            submission_count: self.submission_count,
+            callback_state: callback_state.to_owned(),
+            callback_attempts: self.callback_delivery.as_ref().map_or(0, |d| d.attempts),
+        }
+    }
+
+    /// Whether the index lacks this record's current row.
+    pub fn index_due(&self) -> bool {
+        self.indexed_digest != Some(self.index_row().digest())
+    }
+
+    /// The index now holds the row with `digest` (or the index is off).
+    pub fn index_written(&mut self, digest: u64) {
+        self.indexed_digest = Some(digest);
+        self.index_failures = 0;
+        self.index_retry_ms = None;
+    }
+
+    /// An index write or removal failed: try again later each time (`retry_delay_ms`).
+    pub fn index_failed(&mut self, now_ms: u64) {
+        self.index_failures = self.index_failures.saturating_add(1);
+        self.index_retry_ms = Some(now_ms.saturating_add(retry_delay_ms(self.index_failures)));
     }
 
     pub fn view(&self) -> RequestView {
@@ -636,6 +694,7 @@ mod tests {
             (r.state, r.next_dispatch_ms),
             (RequestState::Submitted, None)
         );
+        indexed(&mut r);
         assert_eq!(r.next_alarm_ms(1_001, &LIFE), r.expires_ms);
         let result = StoredResult {
             status: 200,
@@ -681,6 +740,45 @@ mod tests {
         assert_eq!(r.state, RequestState::Completed);
     }
 
+    /// The index has the record's current row.
+    fn indexed(r: &mut RequestRecord) {
+        let digest = r.index_row().digest();
+        r.index_written(digest);
+    }
+
+    #[test]
+    fn every_change_is_owed_to_the_index_and_a_failed_write_waits_its_turn() {
+        let mut r = record();
+        assert_eq!(r.index_row().callback_state, "waiting");
+        r.callback = None;
+        assert!(r.index_due(), "a new record is not in the index yet");
+        assert_eq!(r.index_row().state, "accepted");
+        assert_eq!(r.index_row().callback_state, "none");
+        indexed(&mut r);
+        assert!(!r.index_due());
+        r.begin_submission(1_000, &policy());
+        r.apply_reply(BackendReply::Acknowledged, 1_001, &policy());
+        assert!(r.index_due(), "a transition makes the row due again");
+        // Due now, before the expiry the alarm would otherwise wait for.
+        assert_eq!(r.next_alarm_ms(1_001, &LIFE), 1_001);
+        r.index_failed(1_001);
+        r.index_failed(6_001);
+        assert_eq!(r.next_alarm_ms(6_001, &LIFE), 6_001 + 10_000);
+        indexed(&mut r);
+        assert_eq!(r.next_alarm_ms(6_001, &LIFE), r.expires_ms);
+
+        // A terminal record whose removal from the index failed is kept until the retry.
+        r.expire_if_due(r.expires_ms);
+        r.lock_released = true;
+        indexed(&mut r);
+        let retention = r.last_updated_ms + LIFE.retention_ms;
+        assert_eq!(r.next_alarm_ms(retention, &LIFE), retention);
+        r.index_failed(retention);
+        assert_eq!(r.next_alarm_ms(retention, &LIFE), retention + 5_000);
+        assert_eq!(r.index_row().state, "failed");
+        assert_eq!(r.index_row().callback_state, "none");
+    }
+
     #[test]
     fn expiry_and_retention() {
         let mut r = record();
@@ -696,6 +794,7 @@ mod tests {
             body: "{}".into(),
         };
         assert_eq!(r.deliver_result(late, 61_001), ResultOutcome::Conflict);
+        indexed(&mut r);
         // Lock not yet released: the alarm retries the release soon.
         assert_eq!(
             r.next_alarm_ms(61_000, &LIFE),
