@@ -171,6 +171,22 @@ async fn indexed(base: &str, item: &str, what: &str, check: impl Fn(&Value) -> b
     .await
 }
 
+/// Waits until the receiver has acknowledged a delivery at `path` (a replay arrived).
+async fn acknowledged(receiver: &Receiver, path: &str) {
+    eventually(
+        &format!("{path} delivered"),
+        Duration::from_secs(30),
+        || async {
+            receiver
+                .received_at(path)
+                .iter()
+                .any(|r| r.answer.acknowledged())
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn operators_search_the_index_list_dead_letters_and_replay_them() {
     let gateway = sandbox_gateway(
@@ -411,19 +427,7 @@ async fn operators_search_the_index_list_dead_letters_and_replay_them() {
     assert_eq!(report["replayState"], "ok", "{report}");
     assert_eq!(report["replayText"], "started 3, skipped 0");
     for i in 0..3 {
-        let path = format!("/dead/{run}-dead-{i}");
-        eventually(
-            &format!("{path} delivered"),
-            Duration::from_secs(30),
-            || async {
-                receiver
-                    .received_at(&path)
-                    .iter()
-                    .any(|r| r.answer.acknowledged())
-                    .then_some(())
-            },
-        )
-        .await;
+        acknowledged(&receiver, &format!("/dead/{run}-dead-{i}")).await;
     }
     eventually(
         "the dead letters to leave the list",
@@ -467,19 +471,7 @@ async fn operators_search_the_index_list_dead_letters_and_replay_them() {
     assert_eq!(second.json["started"], 1, "{}", second.text);
     assert_eq!(second.json["has_more"], false);
     for i in 0..2 {
-        let path = format!("/dead/{run}-more-{i}");
-        eventually(
-            &format!("{path} delivered"),
-            Duration::from_secs(30),
-            || async {
-                receiver
-                    .received_at(&path)
-                    .iter()
-                    .any(|r| r.answer.acknowledged())
-                    .then_some(())
-            },
-        )
-        .await;
+        acknowledged(&receiver, &format!("/dead/{run}-more-{i}")).await;
     }
     let refused = replay(json!({"since": "yesterday"})).await;
     assert_eq!(refused.status, 400);

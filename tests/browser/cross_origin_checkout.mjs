@@ -8,11 +8,10 @@
 // The merchant server (POST /token on the page's own origin) holds the server credential and
 // mints tokens with POST /client-tokens; the page never sees the secret. It asserts nothing
 // itself: it prints what each page saw as JSON, which tests/e2e_browser_checkout.rs asserts.
-import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { launch } from './chromium.mjs';
 
 const [gateway, allowedPort, blockedPort, keyId, secret] = process.argv.slice(2);
 if (!gateway || !allowedPort || !blockedPort || !keyId || !secret) {
@@ -153,13 +152,8 @@ function merchantServer(port) {
 }
 
 const servers = [await merchantServer(allowedPort), await merchantServer(blockedPort)];
-const userDataDir = mkdtempSync(join(tmpdir(), 'edgepay-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
+const context = browser.context;
 
 const report = {};
 try {
@@ -179,8 +173,7 @@ try {
     await page.close();
   }
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   for (const s of servers) s.close();
   clearTimeout(watchdog);
 }

@@ -6,10 +6,7 @@
 // figures and the failure list, opens one failure's delivery log, presses "Replay dead letters"
 // and reads the answer. It asserts nothing itself: tests/e2e_operators.rs asserts on the JSON.
 // Uses Debian's Chromium (/usr/bin/chromium); never downloads one.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './chromium.mjs';
 
 const [gateway, keyId, secret, screenshotPath] = process.argv.slice(2);
 if (!gateway || !gateway.startsWith('http://127.0.0.1:') || !keyId || !secret) {
@@ -22,22 +19,8 @@ const watchdog = setTimeout(() => {
   process.exit(3);
 }, 100_000);
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'edgepay-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch({ viewport: { width: 1100, height: 900 } });
+const context = browser.context;
 
 const report = { consoleErrors: [], pageErrors: [], requests: [] };
 try {
@@ -94,11 +77,9 @@ try {
   if (screenshotPath) await page.screenshot({ path: screenshotPath, fullPage: true });
 } catch (e) {
   console.error(String(e && e.stack || e));
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(1);
 }
-await context.close();
-rmSync(userDataDir, { recursive: true, force: true });
+await browser.close();
 clearTimeout(watchdog);
 console.log(JSON.stringify(report));

@@ -7,10 +7,7 @@
 // asserts nothing itself: tests/e2e_demo_browser.rs starts the gateway and the merchant server,
 // runs this with a deadline and asserts on the JSON. Exit status 0 means every step ran; anything else is a failure
 // (with the reason on stderr). Uses Debian's Chromium (/usr/bin/chromium); never downloads one.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './chromium.mjs';
 
 const [shop, serverSecret, screenshotPath] = process.argv.slice(2);
 if (!shop || !shop.startsWith('http://127.0.0.1:') || !serverSecret) {
@@ -27,22 +24,8 @@ const watchdog = setTimeout(() => {
 // Each scenario must end within this (the slowest, with a callback, takes about 4 s).
 const SCENARIO_DEADLINE_MS = 45_000;
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'edgepay-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1280, height: 900 },
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch({ viewport: { width: 1280, height: 900 } });
+const context = browser.context;
 
 const report = { scenarios: [], consoleErrors: [], pageErrors: [] };
 try {
@@ -162,8 +145,7 @@ try {
   }
   report.framing = { frameUrl: frame.url(), payButtonInFrame: framedPayButton };
 } finally {
-  await context.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   clearTimeout(watchdog);
 }
 
