@@ -36,7 +36,7 @@ help:
 	@echo "make test    install what is missing, then run every test"
 	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100), then the noisy neighbour; prints their counts"
 	@echo "make outage  300 payments through a 10-minute backend outage (make test runs 50 through 60 s)"
-	@echo "make bench   build with wasm-opt, then measure the gateway against a bare Worker"
+	@echo "make bench   build with wasm-opt, then measure the gateway against a bare JS and a bare Rust Worker"
 	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
 
@@ -141,6 +141,8 @@ bench: setup
 	@mkdir -p target/bench && cp build/index_bg.wasm target/bench/without-wasm-opt.wasm
 	$(MAKE) -B worker WASM_OPT=1
 	@cp build/index_bg.wasm target/bench/with-wasm-opt.wasm
+	@# The Rust floor (bench/baseline-rust): the same crates and profile, with wasm-opt like the gateway.
+	cd bench/baseline-rust && worker-build --release
 	ulimit -n $$(ulimit -Hn) && \
 	BENCH_WASM_NOOPT=target/bench/without-wasm-opt.wasm BENCH_WASM_OPT=target/bench/with-wasm-opt.wasm \
 	cargo bench --bench gateway_bench

@@ -88,9 +88,63 @@ fn auth() -> String {
     basic(TENANT_A_KEY, TENANT_A_SECRET)
 }
 
-/// `400` and `401` against the baseline, interleaved A/B/A/C on one connection each.
-async fn rejection_cost(gateway: &str, baseline: &str, n: usize) -> Value {
-    let (g, b) = (client(), client());
+/// The two floors: a bare JavaScript Worker (the runtime's own cost) and a bare Rust Worker
+/// built with the gateway's crates and profile (the cost of any Rust/wasm Worker).
+struct Baselines<'a> {
+    js: &'a str,
+    rust: &'a str,
+}
+
+/// One timed request to each floor, on their own connections.
+struct Floors {
+    client: reqwest::Client,
+    js: Vec<f64>,
+    rust: Vec<f64>,
+}
+
+impl Floors {
+    fn new() -> Floors {
+        Floors {
+            client: client(),
+            js: Vec::new(),
+            rust: Vec::new(),
+        }
+    }
+
+    async fn sample(&mut self, b: &Baselines<'_>, keep: bool) {
+        let js = timed(self.client.get(b.js)).await.1;
+        let rust = timed(self.client.get(b.rust)).await.1;
+        if keep {
+            self.js.push(js);
+            self.rust.push(rust);
+        }
+    }
+
+    /// Both floors' figures (`baseline` is the JS one), each measured figure, and its p50
+    /// against each floor.
+    fn report(self, measured: &[(&str, &Sample)]) -> Value {
+        let (js, rust) = (Sample::new(self.js), Sample::new(self.rust));
+        let mut out = serde_json::Map::new();
+        out.insert("baseline".into(), js.json());
+        out.insert("baseline_js".into(), js.json());
+        out.insert("baseline_rust".into(), rust.json());
+        out.insert("rust_vs_js_p50".into(), json!(rust.p50() / js.p50()));
+        for (name, sample) in measured {
+            out.insert((*name).into(), sample.json());
+            out.insert(format!("ratio_{name}_p50"), json!(sample.p50() / js.p50()));
+            out.insert(
+                format!("ratio_{name}_p50_vs_rust"),
+                json!(sample.p50() / rust.p50()),
+            );
+            out.insert(format!("ratio_{name}_p99"), json!(sample.p99() / js.p99()));
+        }
+        Value::Object(out)
+    }
+}
+
+/// `400` and `401` against both floors, interleaved on one connection each.
+async fn rejection_cost(gateway: &str, floors: &Baselines<'_>, n: usize) -> Value {
+    let g = client();
     let bad = || {
         g.patch(format!("{gateway}/items/bench-bad/make_payment"))
             .header("authorization", auth())
@@ -102,51 +156,50 @@ async fn rejection_cost(gateway: &str, baseline: &str, n: usize) -> Value {
             .header("content-type", "application/json")
             .body(r#"{"account_id": "0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f"}"#)
     };
+    let mut f = Floors::new();
     for _ in 0..50 {
-        timed(b.get(baseline)).await;
+        f.sample(floors, false).await;
         timed(bad()).await;
         timed(unauth()).await;
     }
-    let (mut base, mut r400, mut r401) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut r400, mut r401) = (Vec::new(), Vec::new());
     for _ in 0..n {
-        base.push(timed(b.get(baseline)).await.1);
+        f.sample(floors, true).await;
         let (status, t) = timed(bad()).await;
         assert_eq!(status, 400);
         r400.push(t);
-        base.push(timed(b.get(baseline)).await.1);
+        f.sample(floors, true).await;
         let (status, t) = timed(unauth()).await;
         assert_eq!(status, 401);
         r401.push(t);
     }
-    let (base, r400, r401) = (Sample::new(base), Sample::new(r400), Sample::new(r401));
-    json!({
-        "baseline": base.json(), "400": r400.json(), "401": r401.json(),
-        "ratio_400_p50": r400.p50() / base.p50(), "ratio_401_p50": r401.p50() / base.p50(),
-    })
+    let (r400, r401) = (Sample::new(r400), Sample::new(r401));
+    f.report(&[("400", &r400), ("401", &r401)])
 }
 
-/// A full `200` payment (instant backend) against the baseline, interleaved.
-async fn sync_payment_cost(gateway: &str, baseline: &str, n: usize) -> Value {
-    let (g, b) = (client(), client());
+/// A full `200` payment (instant backend) against both floors, interleaved.
+async fn sync_payment_cost(gateway: &str, floors: &Baselines<'_>, n: usize) -> Value {
+    let g = client();
     let pay = |item: String| {
         g.patch(format!("{gateway}/items/{item}/make_payment"))
             .header("authorization", auth())
             .header("content-type", "application/json")
             .body(json!({"account_id": ACCOUNT, "wait": 10}).to_string())
     };
+    let mut f = Floors::new();
     for _ in 0..20 {
-        timed(b.get(baseline)).await;
+        f.sample(floors, false).await;
         timed(pay(unique("bench-warm"))).await;
     }
-    let (mut base, mut paid) = (Vec::new(), Vec::new());
+    let mut paid = Vec::new();
     for _ in 0..n {
-        base.push(timed(b.get(baseline)).await.1);
+        f.sample(floors, true).await;
         let (status, t) = timed(pay(unique("bench-sync"))).await;
         assert_eq!(status, 200);
         paid.push(t);
     }
-    let (base, paid) = (Sample::new(base), Sample::new(paid));
-    json!({"baseline": base.json(), "payment": paid.json(), "ratio_p50": paid.p50() / base.p50()})
+    let paid = Sample::new(paid);
+    f.report(&[("payment", &paid)])
 }
 
 /// The payments index on the hot path: the same sync payment (instant backend) on a gateway
@@ -561,11 +614,24 @@ fn main() {
         let unindexed = Gateway::start("bench-unindexed", unindexed_vars);
         let baseline =
             Gateway::start_with_config("bench-baseline", "bench/baseline/wrangler.toml", vec![]);
-        let (g, b) = (gateway.base.clone(), format!("{}/", baseline.base));
+        let baseline_rust = Gateway::start_with_config(
+            "bench-baseline-rust",
+            "bench/baseline-rust/wrangler.toml",
+            vec![],
+        );
+        let (js_url, rust_url) = (
+            format!("{}/", baseline.base),
+            format!("{}/", baseline_rust.base),
+        );
+        let floors = Baselines {
+            js: &js_url,
+            rust: &rust_url,
+        };
+        let g = gateway.base.clone();
         eprintln!("rejection cost…");
-        let rejection = rejection_cost(&g, &b, samples.max(200)).await;
+        let rejection = rejection_cost(&g, &floors, samples.max(200)).await;
         eprintln!("sync payment cost…");
-        let sync = sync_payment_cost(&g, &b, samples).await;
+        let sync = sync_payment_cost(&g, &floors, samples).await;
         eprintln!("payments index on vs off…");
         let index = index_cost(&g, &unindexed.base, samples).await;
         unindexed.kill();
@@ -610,29 +676,36 @@ fn main() {
     let r = &report["rejection_cost"];
     row(
         &mut table,
-        "rejection cost (p50 vs baseline)",
+        "rejection cost (p50 vs the bare JS / bare Rust Worker)",
         format!(
-            "400: {}× ({} ms), 401: {}× ({} ms), baseline {} ms",
+            "400: {}× / {}× ({} ms), 401: {}× / {}× ({} ms); floors {} ms (JS), {} ms (Rust: {}× JS)",
             f(&r["ratio_400_p50"]),
+            f(&r["ratio_400_p50_vs_rust"]),
             f(&r["400"]["p50_ms"]),
             f(&r["ratio_401_p50"]),
+            f(&r["ratio_401_p50_vs_rust"]),
             f(&r["401"]["p50_ms"]),
-            f(&r["baseline"]["p50_ms"])
+            f(&r["baseline_js"]["p50_ms"]),
+            f(&r["baseline_rust"]["p50_ms"]),
+            f(&r["rust_vs_js_p50"])
         ),
-        "≤ 1.2×",
+        "≤ 1.2× JS, ≤ 1.1× Rust",
     );
     let s = &report["sync_payment_cost"];
     row(
         &mut table,
-        "sync payment cost (p50 vs baseline)",
+        "sync payment cost (vs the bare JS / bare Rust Worker)",
         format!(
-            "{}× ({} ms vs {} ms; p99 {} ms)",
-            f(&s["ratio_p50"]),
+            "p50 {}× / {}× ({} ms vs {} ms / {} ms); p99 {}× JS ({} ms)",
+            f(&s["ratio_payment_p50"]),
+            f(&s["ratio_payment_p50_vs_rust"]),
             f(&s["payment"]["p50_ms"]),
-            f(&s["baseline"]["p50_ms"]),
+            f(&s["baseline_js"]["p50_ms"]),
+            f(&s["baseline_rust"]["p50_ms"]),
+            f(&s["ratio_payment_p99"]),
             f(&s["payment"]["p99_ms"])
         ),
-        "≤ 3×",
+        "p50 ≤ 3×, p99 ≤ 5×",
     );
     let i = &report["index_cost"];
     row(
