@@ -554,3 +554,72 @@ async fn payments_complete_while_the_index_is_down_and_it_catches_up() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_record_leaves_the_index_before_its_object_is_deleted() {
+    // Retention 0: a terminal record is deleted at its next alarm, once its lock is released.
+    let gateway = sandbox_gateway(
+        "operators-retention",
+        &[("FAULT_INJECTION", "true"), ("RETENTION_DAYS", "0")],
+    );
+    let base = gateway.base.as_str();
+    let run = unique("gone");
+    let fault = |which: &'static str| Call::new("POST", format!("{base}/__faults/{which}")).send();
+    let paid = |item: String| async move {
+        let reply = make_payment(base, &item, &json!({"account_id": ACCOUNT, "wait": 10}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{item}: {}", reply.text);
+        reply
+            .header("content-location")
+            .expect("a status link")
+            .to_owned()
+    };
+    let gone = |link: String, item: String| async move {
+        eventually(
+            &format!("{item} deleted"),
+            Duration::from_secs(30),
+            || async { (get(&link, false).await.status == 404).then_some(()) },
+        )
+        .await;
+        let listed = get(&format!("{base}/requests?subject={}", enc(&item)), false).await;
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.json["data"], json!([]), "{item} left the index");
+    };
+
+    // With the index up, the record and its row go together.
+    let first = format!("{run}-up");
+    gone(paid(first.clone()).await, first).await;
+
+    // With the index down, the object waits: it is not deleted while its row may remain.
+    assert_eq!(fault("index-down").await.status, 200);
+    let second = format!("{run}-down");
+    let link = paid(second.clone()).await;
+    let id = link
+        .trim_end_matches("/status")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // Two failures for it: the row's write, then (5 s later) the removal before deletion.
+    eventually(
+        "the failed write and removal in the log",
+        Duration::from_secs(30),
+        || async {
+            let failures = gateway
+                .log()
+                .lines()
+                .filter(|l| l.contains("payments index write failed") && l.contains(&id))
+                .count();
+            (failures >= 2).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        get(&link, false).await.status,
+        200,
+        "the object is kept while the index is down"
+    );
+    assert_eq!(fault("index-up").await.status, 200);
+    gone(link, second).await;
+}
