@@ -449,6 +449,16 @@ impl PaymentRequest {
                 self.save(&current)?;
                 return self.schedule_alarm(&current).await;
             }
+            // A call that came in while D1 answered (a replay) may have made it worth keeping:
+            // then it stays, and its row is written again.
+            if let Some(mut current) = self
+                .load()?
+                .filter(|r| !r.purgeable(now_ms(), &cfg.lifetimes))
+            {
+                current.index_removed();
+                self.save(&current)?;
+                return self.schedule_alarm(&current).await;
+            }
             self.state.storage().delete_alarm().await.or_internal()?;
             self.state.storage().delete_all().await.or_internal()?;
             return Ok(());

@@ -418,6 +418,12 @@ impl RequestRecord {
         self.index_retry_ms = None;
     }
 
+    /// The index no longer has the row (it was removed for a deletion that did not happen):
+    /// the row is due again.
+    pub fn index_removed(&mut self) {
+        self.indexed_digest = None;
+    }
+
     /// An index write or removal failed: try again later each time (`retry_delay_ms`).
     pub fn index_failed(&mut self, now_ms: u64) {
         self.index_failures = self.index_failures.saturating_add(1);
@@ -775,6 +781,12 @@ mod tests {
         assert_eq!(r.next_alarm_ms(retention, &LIFE), retention);
         r.index_failed(retention);
         assert_eq!(r.next_alarm_ms(retention, &LIFE), retention + 5_000);
+        indexed(&mut r);
+        r.index_removed();
+        assert!(
+            r.index_due(),
+            "a row removed for a deletion that did not happen is due again"
+        );
         assert_eq!(r.index_row().state, "failed");
         assert_eq!(r.index_row().callback_state, "none");
     }
