@@ -33,6 +33,7 @@ pub mod backend;
 pub mod callback;
 pub mod config;
 pub mod dialect;
+pub mod fnv;
 pub mod http;
 pub mod ids;
 pub mod log_line;

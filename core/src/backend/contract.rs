@@ -1,5 +1,6 @@
 //! The contract with the payment backend: reply classification, the re-submission schedule, async results (the dispatch body is `RequestRecord::dispatch_body`).
 
+use crate::fnv::fnv1a;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -44,11 +45,7 @@ pub const RETRY_JITTER: f64 = 0.2;
 /// deterministic (the core reads no randomness), yet differs from payment to payment.
 pub fn jitter_unit(request_id: &str, submissions_made: u32) -> f64 {
     // FNV-1a: small, stable and well spread over ids that differ in a few hex digits.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in request_id.bytes().chain(submissions_made.to_le_bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = fnv1a(request_id.bytes().chain(submissions_made.to_le_bytes()));
     (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fnv::fnv1a;
+
 /// One request as the index holds it (the `payments` table, `migrations/0001_payments_index.sql`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexRow {
@@ -91,10 +93,7 @@ impl IndexRow {
 
     /// A fingerprint of the row (FNV-1a over its JSON): the record keeps the one last written.
     pub fn digest(&self) -> u64 {
-        let text = serde_json::to_string(self).unwrap_or_default();
-        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+        fnv1a(serde_json::to_string(self).unwrap_or_default().into_bytes())
     }
 }
 
@@ -108,9 +107,7 @@ pub fn retry_delay_ms(failures: u32) -> u64 {
 
 /// The index binding that holds `tenant`'s rows: FNV-1a of the tenant modulo the list's length.
 pub fn shard_for<'a>(tenant: &str, bindings: &'a [String]) -> Option<&'a str> {
-    let hash = tenant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = fnv1a(tenant.bytes());
     let len = u64::try_from(bindings.len()).ok().filter(|n| *n > 0)?;
     let index = usize::try_from(hash % len).ok()?;
     bindings.get(index).map(String::as_str)
