@@ -69,10 +69,15 @@ async fn wait_zero_gives_202_and_the_status_link_then_returns_the_result() {
     );
     assert_eq!(dispatched[0].body["fields"]["account_id"], ACCOUNT);
 
-    let pending = Call::new("GET", &link).send().await;
-    assert_eq!(pending.status, 202);
+    // The backend's `202` is stored a moment after it saw the dispatch: until then the request
+    // is still `accepted`, and pending either way.
+    let pending = eventually("the backend's acknowledgement stored", DEADLINE, || async {
+        let pending = Call::new("GET", &link).send().await;
+        assert_eq!(pending.status, 202, "{}", pending.text);
+        (pending.json["state"] == "submitted").then_some(pending)
+    })
+    .await;
     assert_eq!(pending.json["request_id"], request_id.as_str());
-    assert_eq!(pending.json["state"], "submitted");
     assert_eq!(pending.json["submission_count"], 1);
 
     let body = item_body(&item, "completed", 22500);

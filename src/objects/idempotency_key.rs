@@ -3,7 +3,7 @@
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::objects::serve::{serve, unknown_command};
-use crate::objects::storage;
+use crate::objects::storage::{self, DocTable};
 use crate::runtime::env_config::now_ms;
 use crate::runtime::http_io::{problem_response, OrInternal};
 use edgepay_core::http::api_error::ApiError;
@@ -13,20 +13,21 @@ use edgepay_core::payment::idempotency::{Claim, KeyRecord};
 #[durable_object]
 pub struct IdempotencyRecord {
     state: State,
+    /// The key's record (one JSON document).
+    table: DocTable,
 }
-
-/// The table holding the key's record (one JSON document).
-const KEY_TABLE: &str = "key_record";
 
 impl IdempotencyRecord {
     /// The live record, if any (an expired one awaits its alarm and counts as gone).
     fn load(&self, now: u64) -> Result<Option<KeyRecord>, ApiError> {
-        Ok(storage::read_doc::<KeyRecord>(&self.state, KEY_TABLE)?
+        Ok(self
+            .table
+            .read::<KeyRecord>(&self.state)?
             .filter(|record| record.expires_ms() > now))
     }
 
     fn save(&self, record: &KeyRecord) -> Result<(), ApiError> {
-        storage::write_doc(&self.state, KEY_TABLE, record)
+        self.table.write(&self.state, record)
     }
 
     async fn claim(&self, cmd: ClaimKey) -> Result<Claim, ApiError> {
@@ -71,7 +72,10 @@ impl IdempotencyRecord {
 
 impl DurableObject for IdempotencyRecord {
     fn new(state: State, _env: Env) -> Self {
-        Self { state }
+        Self {
+            state,
+            table: DocTable::new("key_record"),
+        }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -83,6 +87,7 @@ impl DurableObject for IdempotencyRecord {
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.state.storage().delete_all().await?;
+        self.table.forget();
         Response::ok("")
     }
 }

@@ -1,5 +1,7 @@
 //! The item-lock Durable Object: one per (tenant, subject); its row, and the core's rule (`payment::item_lock`) for who holds it.
 
+use std::cell::Cell;
+
 use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
@@ -20,6 +22,8 @@ use edgepay_core::payment::item_lock::{self, Acquire, Holder};
 pub struct ItemLock {
     state: State,
     env: Env,
+    /// The holder table was created by this instance (once, not per call).
+    schema_ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -30,10 +34,13 @@ struct HolderRow {
 
 impl ItemLock {
     fn holder(&self) -> Result<Option<Holder>, ApiError> {
-        sql(&self.state,
-            "CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), request_id TEXT NOT NULL, acquired_ms INTEGER NOT NULL)",
-            vec![],
-        )?;
+        if !self.schema_ready.get() {
+            sql(&self.state,
+                "CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), request_id TEXT NOT NULL, acquired_ms INTEGER NOT NULL)",
+                vec![],
+            )?;
+            self.schema_ready.set(true);
+        }
         let rows: Vec<HolderRow> = sql(
             &self.state,
             "SELECT request_id, acquired_ms FROM holder WHERE id = 1",
@@ -118,7 +125,11 @@ impl ItemLock {
 
 impl DurableObject for ItemLock {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self {
+            state,
+            env,
+            schema_ready: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {

@@ -1,12 +1,13 @@
-//! The payment-request Durable Object: one per request id; stores the record in SQLite, dispatches
-//! from its alarm, and holds callers open until the result arrives.
+//! The payment-request Durable Object: one per request id; stores the record in SQLite, submits
+//! at once and retries from its alarm, and holds callers open until the result arrives.
 //!
 //! Held callers park on a oneshot channel raced against a timer; storing a
 //! terminal result wakes them all at once. Nothing depends on memory surviving
 //! a restart: the record, the due times and the alarm are all in storage, and
 //! an alarm that fires after a restart resumes where the record says.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
@@ -14,12 +15,13 @@ use futures_util::future::select;
 use futures_util::pin_mut;
 use serde::Deserialize;
 use worker::{
-    durable_object, js_sys, Delay, DurableObject, Env, Request, Response, SqlStorageValue, State,
+    durable_object, js_sys, wasm_bindgen_futures, Delay, DurableObject, Env, Request, Response,
+    SqlStorageValue, State,
 };
 
 use crate::objects::client::call;
 use crate::objects::serve::{serve, unknown_command};
-use crate::objects::storage::{self, sql};
+use crate::objects::storage::{self, sql, DocTable};
 use crate::runtime::backend_client;
 use crate::runtime::callback_consumer;
 use crate::runtime::env_config::{config, now_ms};
@@ -50,12 +52,26 @@ thread_local! {
 /// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
 const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
 
+/// How long after accepting a payment the alarm looks again, should this instance die before
+/// its first submission (run at once, in the object) was stored as begun.
+const FIRST_SUBMISSION_SAFETY_NET_MS: u64 = 1_000;
+
 #[durable_object]
 pub struct PaymentRequest {
+    /// Shared, so the first submission can run on after the call that accepted the payment.
+    this: Rc<RequestObject>,
+}
+
+/// The object's state and behaviour; `PaymentRequest` is the runtime's handle on it.
+struct RequestObject {
     state: State,
     env: Env,
     /// Callers held open on this request; all are woken when it turns terminal.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// The request record (one JSON document).
+    record: DocTable,
+    /// This instance created the log tables (once, not per call).
+    schema_ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -63,11 +79,11 @@ struct CountRow {
     n: f64,
 }
 
-/// The table holding the request record (one JSON document).
-const RECORD_TABLE: &str = "record";
-
-impl PaymentRequest {
+impl RequestObject {
     fn ensure_schema(&self) -> Result<(), ApiError> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
         sql(
             &self.state,
             "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
@@ -79,16 +95,17 @@ impl PaymentRequest {
              executed_ms INTEGER NOT NULL, http_response INTEGER, detail TEXT NOT NULL)",
             vec![],
         )?;
+        self.schema_ready.set(true);
         Ok(())
     }
 
     /// The stored record; `None` for an object that was never created (reading stores nothing).
     fn load(&self) -> Result<Option<RequestRecord>, ApiError> {
-        storage::read_doc(&self.state, RECORD_TABLE)
+        self.record.read(&self.state)
     }
 
     fn save(&self, record: &RequestRecord) -> Result<(), ApiError> {
-        storage::write_doc(&self.state, RECORD_TABLE, record)
+        self.record.write(&self.state, record)
     }
 
     async fn schedule_alarm(&self, record: &RequestRecord) -> Result<(), ApiError> {
@@ -136,23 +153,35 @@ impl PaymentRequest {
         Ok(record.view())
     }
 
-    async fn create(&self, cmd: CreatePayment) -> Result<RequestView, ApiError> {
+    async fn create(self: &Rc<Self>, cmd: CreatePayment) -> Result<RequestView, ApiError> {
         self.ensure_schema()?;
         if let Some(existing) = self.load()? {
             return self.hold_then_view(existing, cmd.wait_ms).await;
         }
         let cfg = config(&self.env)?;
-        let record = RequestRecord::accept(
-            cmd.request_id,
-            cmd.payment,
-            cmd.origin,
-            now_ms(),
-            &cfg.lifetimes,
-        );
+        let now = now_ms();
+        let record =
+            RequestRecord::accept(cmd.request_id, cmd.payment, cmd.origin, now, &cfg.lifetimes);
         self.save(&record)?;
-        // The first submission runs from the alarm, so it survives this caller leaving.
-        self.schedule_alarm(&record).await?;
         log_transition(&record, "accepted");
+        // The first submission starts now, in this object but outside this call, so it goes on
+        // if the caller leaves; the alarm is the safety net should this instance die first.
+        storage::set_alarm_at(
+            &self.state,
+            now.saturating_add(FIRST_SUBMISSION_SAFETY_NET_MS),
+        )
+        .await?;
+        let this = Rc::clone(self);
+        let payment_id = record.request_id().to_string();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = this.run_alarm().await {
+                log::emit(
+                    &LogLine::warn("first submission failed; the alarm resumes it")
+                        .with("payment_id", &payment_id)
+                        .with("detail", format!("{e:?}")),
+                );
+            }
+        });
         self.hold_then_view(record, cmd.wait_ms).await
     }
 
@@ -461,6 +490,8 @@ impl PaymentRequest {
             }
             self.state.storage().delete_alarm().await.or_internal()?;
             self.state.storage().delete_all().await.or_internal()?;
+            self.record.forget();
+            self.schema_ready.set(false);
             return Ok(());
         }
         if record.state().is_terminal() {
@@ -534,7 +565,7 @@ impl PaymentRequest {
         })
     }
 
-    async fn route(&self, mut req: Request) -> Result<Response, ApiError> {
+    async fn route(self: &Rc<Self>, mut req: Request) -> Result<Response, ApiError> {
         let body = req.text().await.or_internal()?;
         match req.path().as_str() {
             CreatePayment::PATH => {
@@ -617,21 +648,25 @@ fn log_transition(record: &RequestRecord, event: &str) {
 impl DurableObject for PaymentRequest {
     fn new(state: State, env: Env) -> Self {
         Self {
-            state,
-            env,
-            waiters: RefCell::new(Vec::new()),
+            this: Rc::new(RequestObject {
+                state,
+                env,
+                waiters: RefCell::new(Vec::new()),
+                record: DocTable::new("record"),
+                schema_ready: Cell::new(false),
+            }),
         }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        match self.route(req).await {
+        match self.this.route(req).await {
             Ok(resp) => Ok(resp),
             Err(e) => crate::runtime::http_io::problem_response(&e, "payment-request"),
         }
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
-        if let Err(e) = self.run_alarm().await {
+        if let Err(e) = self.this.run_alarm().await {
             // Returning an error makes the runtime retry the alarm, which is what we want.
             return Err(worker::Error::RustError(format!("alarm failed: {e:?}")));
         }

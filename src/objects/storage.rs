@@ -1,6 +1,8 @@
 //! Small helpers over a Durable Object's storage shared by every object: SQL, one-document
 //! tables and absolute alarms.
 
+use std::cell::Cell;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{js_sys, ScheduledTime, SqlCursor, SqlStorageValue, State};
@@ -39,51 +41,85 @@ pub async fn set_alarm_at(state: &State, epoch_ms: u64) -> Result<(), ApiError> 
     state.storage().set_alarm(when).await.or_internal()
 }
 
-/// The JSON document kept as row 1 of `table`; `None` if none was ever written. Reading
-/// creates no table, so probing an object that was never written stores nothing.
-pub fn read_doc<T: DeserializeOwned>(state: &State, table: &str) -> Result<Option<T>, ApiError> {
-    let exists: Vec<CountRow> = sql(
-        state,
-        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-        vec![table.to_owned().into()],
-    )?
-    .to_array()
-    .or_internal()?;
-    if exists.first().is_none_or(|r| r.n < 1.0) {
-        return Ok(None);
-    }
-    let rows: Vec<DocRow> = sql(
-        state,
-        &format!("SELECT body FROM {table} WHERE id = 1"),
-        vec![],
-    )?
-    .to_array()
-    .or_internal()?;
-    match rows.into_iter().next() {
-        None => Ok(None),
-        Some(row) => serde_json::from_str(&row.body).map(Some).map_err(|e| {
-            log::emit(
-                &LogLine::error("corrupt stored document")
-                    .with("table", table)
-                    .with("detail", e.to_string()),
-            );
-            ApiError::Internal
-        }),
-    }
+/// A table holding one JSON document as its row 1. Whether the table exists is asked of
+/// SQLite at most once per object instance (and never again once it was written), not on
+/// every call; reading creates nothing, so probing an object that was never written stores
+/// nothing.
+pub struct DocTable {
+    name: &'static str,
+    exists: Cell<bool>,
 }
 
-/// Writes `doc` as row 1 of `table`, creating the table on first use.
-pub fn write_doc<T: Serialize>(state: &State, table: &str, doc: &T) -> Result<(), ApiError> {
-    sql(
-        state,
-        &format!("CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)"),
-        vec![],
-    )?;
-    let body = serde_json::to_string(doc).map_err(|_| ApiError::Internal)?;
-    sql(
-        state,
-        &format!("INSERT OR REPLACE INTO {table} (id, body) VALUES (1, ?)"),
-        vec![body.into()],
-    )?;
-    Ok(())
+impl DocTable {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            exists: Cell::new(false),
+        }
+    }
+
+    /// The stored document; `None` if none was ever written.
+    pub fn read<T: DeserializeOwned>(&self, state: &State) -> Result<Option<T>, ApiError> {
+        if !self.exists.get() {
+            let found: Vec<CountRow> = sql(
+                state,
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+                vec![self.name.into()],
+            )?
+            .to_array()
+            .or_internal()?;
+            if found.first().is_none_or(|r| r.n < 1.0) {
+                return Ok(None);
+            }
+            self.exists.set(true);
+        }
+        let rows: Vec<DocRow> = sql(
+            state,
+            &format!("SELECT body FROM {} WHERE id = 1", self.name),
+            vec![],
+        )?
+        .to_array()
+        .or_internal()?;
+        match rows.into_iter().next() {
+            None => Ok(None),
+            Some(row) => serde_json::from_str(&row.body).map(Some).map_err(|e| {
+                log::emit(
+                    &LogLine::error("corrupt stored document")
+                        .with("table", self.name)
+                        .with("detail", e.to_string()),
+                );
+                ApiError::Internal
+            }),
+        }
+    }
+
+    /// Writes `doc` as row 1, creating the table on this instance's first write.
+    pub fn write<T: Serialize>(&self, state: &State, doc: &T) -> Result<(), ApiError> {
+        if !self.exists.get() {
+            sql(
+                state,
+                &format!(
+                    "CREATE TABLE IF NOT EXISTS {} (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
+                    self.name
+                ),
+                vec![],
+            )?;
+            self.exists.set(true);
+        }
+        let body = serde_json::to_string(doc).map_err(|_| ApiError::Internal)?;
+        sql(
+            state,
+            &format!(
+                "INSERT OR REPLACE INTO {} (id, body) VALUES (1, ?)",
+                self.name
+            ),
+            vec![body.into()],
+        )?;
+        Ok(())
+    }
+
+    /// The object's storage was deleted (`delete_all`): the table is gone with it.
+    pub fn forget(&self) {
+        self.exists.set(false);
+    }
 }
