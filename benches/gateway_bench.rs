@@ -6,7 +6,8 @@
 //! same figures as JSON (`BENCH_JSON`, default `target/bench/report.json`). Every loop is bounded.
 //!
 //! Knobs: `BENCH_HELD` (held callers at once, default 10000; a comma list runs a sweep),
-//! `BENCH_SAMPLES` (default 200).
+//! `BENCH_SAMPLES` (default 200), `BENCH_ONLY` (a comma list of sections to run, for quick
+//! comparisons while working: rejection, sync, index, token, wake, callback, held; default all).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -582,6 +583,11 @@ fn f(v: &Value) -> String {
     v.as_f64().map_or("n/a".to_owned(), |x| format!("{x:.2}"))
 }
 
+/// Whether `BENCH_ONLY` (unset: every section) names `section`.
+fn wanted(section: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
+}
+
 fn main() {
     let samples = env_usize("BENCH_SAMPLES", 200);
     // One size, or a sweep (`BENCH_HELD=1000,2000,4000`) to find where holding breaks.
@@ -611,7 +617,8 @@ fn main() {
         let gateway = Gateway::start("bench", vars.clone());
         let mut unindexed_vars = vars;
         unindexed_vars.push(("PAYMENTS_INDEX_BINDINGS".to_owned(), String::new()));
-        let unindexed = Gateway::start("bench-unindexed", unindexed_vars);
+        let unindexed =
+            wanted("index").then(|| Gateway::start("bench-unindexed", unindexed_vars));
         let baseline =
             Gateway::start_with_config("bench-baseline", "bench/baseline/wrangler.toml", vec![]);
         let baseline_rust = Gateway::start_with_config(
@@ -628,21 +635,39 @@ fn main() {
             rust: &rust_url,
         };
         let g = gateway.base.clone();
-        eprintln!("rejection cost…");
-        let rejection = rejection_cost(&g, &floors, samples.max(200)).await;
-        eprintln!("sync payment cost…");
-        let sync = sync_payment_cost(&g, &floors, samples).await;
-        eprintln!("payments index on vs off…");
-        let index = index_cost(&g, &unindexed.base, samples).await;
-        unindexed.kill();
-        eprintln!("client token vs Basic…");
-        let token = client_token_cost(&g, samples).await;
-        eprintln!("wake-up…");
-        let wake = wake_up(&g, &backend, samples).await;
-        eprintln!("first callback attempt…");
-        let callback = first_callback(&g, &backend, &receiver, 50).await;
+        let mut rejection = Value::Null;
+        if wanted("rejection") {
+            eprintln!("rejection cost…");
+            rejection = rejection_cost(&g, &floors, samples.max(200)).await;
+        }
+        let mut sync = Value::Null;
+        if wanted("sync") {
+            eprintln!("sync payment cost…");
+            sync = sync_payment_cost(&g, &floors, samples).await;
+        }
+        let mut index = Value::Null;
+        if let Some(unindexed) = unindexed {
+            eprintln!("payments index on vs off…");
+            index = index_cost(&g, &unindexed.base, samples).await;
+            unindexed.kill();
+        }
+        let mut token = Value::Null;
+        if wanted("token") {
+            eprintln!("client token vs Basic…");
+            token = client_token_cost(&g, samples).await;
+        }
+        let mut wake = Value::Null;
+        if wanted("wake") {
+            eprintln!("wake-up…");
+            wake = wake_up(&g, &backend, samples).await;
+        }
+        let mut callback = Value::Null;
+        if wanted("callback") {
+            eprintln!("first callback attempt…");
+            callback = first_callback(&g, &backend, &receiver, 50).await;
+        }
         let mut held = Vec::new();
-        for &target in &held_targets {
+        for &target in held_targets.iter().filter(|_| wanted("held")) {
             eprintln!("{target} held callers at once…");
             held.push(held_at_once(&g, &backend, target).await);
         }
