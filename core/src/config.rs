@@ -34,6 +34,21 @@ pub struct GatewayConfig {
     /// The D1 bindings of the payments index, one per shard (`PAYMENTS_INDEX_BINDINGS`);
     /// empty: no index.
     pub index_bindings: Vec<String>,
+    /// Until when (epoch ms) a free item lock also asks the lock object of before the shards
+    /// (`LEGACY_ITEM_LOCKS_UNTIL`, RFC 3339; the upgrade window in the README). `None`: never.
+    pub legacy_item_locks_until_ms: Option<u64>,
+}
+
+/// An optional RFC 3339 time, as epoch milliseconds.
+fn parse_time(name: &str, raw: Option<String>) -> Result<Option<u64>, String> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(None);
+    };
+    chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+        .map(Some)
+        .ok_or_else(|| format!("{name} must be an RFC 3339 time, e.g. 2026-12-03T12:00:00Z"))
 }
 
 /// `PAYMENTS_INDEX_BINDINGS`: comma-separated binding names (`A-Z`, `0-9`, `_`); an empty value
@@ -196,6 +211,10 @@ impl GatewayConfig {
             lifetimes,
             callbacks,
             index_bindings: parse_index_bindings(get("PAYMENTS_INDEX_BINDINGS"))?,
+            legacy_item_locks_until_ms: parse_time(
+                "LEGACY_ITEM_LOCKS_UNTIL",
+                get("LEGACY_ITEM_LOCKS_UNTIL"),
+            )?,
         })
     }
 
@@ -245,6 +264,22 @@ mod tests {
             c.backend_payments_url(),
             "http://127.0.0.1:8787/sandbox/payments"
         );
+    }
+
+    #[test]
+    fn the_legacy_lock_window_is_an_rfc3339_time_or_nothing() {
+        let mut vars = base();
+        assert_eq!(load(&vars).unwrap().legacy_item_locks_until_ms, None);
+        vars.insert("LEGACY_ITEM_LOCKS_UNTIL", "2026-12-03T12:00:00Z".into());
+        assert_eq!(
+            load(&vars).unwrap().legacy_item_locks_until_ms,
+            Some(1_796_299_200_000)
+        );
+        vars.insert("LEGACY_ITEM_LOCKS_UNTIL", "tomorrow".into());
+        let err = load(&vars).err().unwrap();
+        assert!(err.contains("LEGACY_ITEM_LOCKS_UNTIL"), "{err}");
+        vars.insert("LEGACY_ITEM_LOCKS_UNTIL", " ".into());
+        assert_eq!(load(&vars).unwrap().legacy_item_locks_until_ms, None);
     }
 
     #[test]

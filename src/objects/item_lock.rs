@@ -1,4 +1,4 @@
-//! The item-lock Durable Object: one per (tenant, subject); its row, and the core's rule (`payment::item_lock`) for who holds it.
+//! The item-lock Durable Object: one of each tenant's lock shards, holding a row per locked subject, with the core's rule (`payment::item_lock`) for who holds each.
 
 use std::cell::Cell;
 
@@ -8,13 +8,13 @@ use worker::{durable_object, DurableObject, Env, Request, Response, State};
 use crate::objects::client::call;
 use crate::objects::serve::{serve, unknown_command};
 use crate::objects::storage::sql;
-use crate::runtime::env_config::now_ms;
+use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{problem_response, OrInternal};
 use crate::runtime::log;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{
-    Ack, AcquireLock, Command, LockReply, ProbeHolder, ReleaseLock,
+    Ack, AcquireLock, Command, LegacyHolder, LockReply, PeekLegacyLock, ProbeHolder, ReleaseLock,
 };
 use edgepay_core::payment::item_lock::{self, Acquire, Holder};
 
@@ -22,7 +22,7 @@ use edgepay_core::payment::item_lock::{self, Acquire, Holder};
 pub struct ItemLock {
     state: State,
     env: Env,
-    /// The holder table was created by this instance (once, not per call).
+    /// The holders table was created by this instance (once, not per call).
     schema_ready: Cell<bool>,
 }
 
@@ -32,33 +32,42 @@ struct HolderRow {
     acquired_ms: f64,
 }
 
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+fn holder_of(rows: Vec<HolderRow>) -> Option<Holder> {
+    rows.into_iter().next().map(|r| Holder {
+        request_id: r.request_id,
+        acquired_ms: r.acquired_ms as u64,
+    })
+}
+
 impl ItemLock {
-    fn holder(&self) -> Result<Option<Holder>, ApiError> {
+    fn holder(&self, lock: &str) -> Result<Option<Holder>, ApiError> {
         if !self.schema_ready.get() {
             sql(&self.state,
-                "CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), request_id TEXT NOT NULL, acquired_ms INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS holders (lock TEXT PRIMARY KEY, request_id TEXT NOT NULL, acquired_ms INTEGER NOT NULL)",
                 vec![],
             )?;
             self.schema_ready.set(true);
         }
         let rows: Vec<HolderRow> = sql(
             &self.state,
-            "SELECT request_id, acquired_ms FROM holder WHERE id = 1",
-            vec![],
+            "SELECT request_id, acquired_ms FROM holders WHERE lock = ?",
+            vec![lock.into()],
         )?
         .to_array()
         .or_internal()?;
-        Ok(rows.into_iter().next().map(|r| Holder {
-            request_id: r.request_id,
-            acquired_ms: r.acquired_ms as u64,
-        }))
+        Ok(holder_of(rows))
     }
 
-    fn set_holder(&self, request_id: &str) -> Result<LockReply, ApiError> {
+    fn set_holder(&self, lock: &str, request_id: &str) -> Result<LockReply, ApiError> {
         sql(
             &self.state,
-            "INSERT OR REPLACE INTO holder (id, request_id, acquired_ms) VALUES (1, ?, ?)",
-            vec![request_id.into(), (now_ms() as i64).into()],
+            "INSERT OR REPLACE INTO holders (lock, request_id, acquired_ms) VALUES (?, ?, ?)",
+            vec![lock.into(), request_id.into(), (now_ms() as i64).into()],
         )?;
         Ok(LockReply {
             acquired: true,
@@ -66,8 +75,19 @@ impl ItemLock {
         })
     }
 
+    /// Whether `holder` no longer needs its lock, asking its request how it stands. A probe
+    /// that fails keeps the holder: a `409` is safe, a second payment is not.
+    async fn is_stale(&self, holder: &Holder) -> bool {
+        let probe = call(&self.env, &holder.request_id, &ProbeHolder {})
+            .await
+            .ok()
+            .flatten();
+        item_lock::holder_is_stale(holder, probe, now_ms())
+    }
+
     async fn acquire(&self, cmd: AcquireLock) -> Result<LockReply, ApiError> {
-        let current = self.holder()?;
+        let lock = cmd.lock.as_str();
+        let current = self.holder(lock)?;
         let holder = match item_lock::acquire(current.as_ref(), cmd.request_id.as_str()) {
             Acquire::Granted if current.is_some() => {
                 return Ok(LockReply {
@@ -75,27 +95,22 @@ impl ItemLock {
                     holder: cmd.request_id.to_string(),
                 })
             }
-            Acquire::Granted => return self.set_holder(cmd.request_id.as_str()),
+            Acquire::Granted => return self.acquire_free(lock, cmd.request_id.as_str()).await,
             Acquire::ProbeHolder(holder) => holder,
         };
-        // A probe that fails keeps the holder: a `409` is safe, a second payment is not.
-        let probe = call(&self.env, &holder.request_id, &ProbeHolder {})
-            .await
-            .ok()
-            .flatten();
-        if !item_lock::holder_is_stale(&holder, probe, now_ms()) {
+        if !self.is_stale(&holder).await {
             return Ok(LockReply {
                 acquired: false,
                 holder: holder.request_id,
             });
         }
         // Compare-and-set: another acquire may have healed the lock while we probed.
-        match self.holder()? {
+        match self.holder(lock)? {
             Some(now) if now == holder => {
                 log::emit(
                     &LogLine::warn("stale item lock healed").with("payment_id", &holder.request_id),
                 );
-                self.set_holder(cmd.request_id.as_str())
+                self.set_holder(lock, cmd.request_id.as_str())
             }
             now => Ok(LockReply {
                 acquired: false,
@@ -104,11 +119,68 @@ impl ItemLock {
         }
     }
 
+    /// A lock no row holds. During the upgrade window the subject's lock object of before the
+    /// shards is asked too, so a payment accepted before the upgrade still keeps its item.
+    async fn acquire_free(&self, lock: &str, request_id: &str) -> Result<LockReply, ApiError> {
+        let window = config(&self.env)?.legacy_item_locks_until_ms;
+        if window.is_none_or(|until| now_ms() >= until) {
+            return self.set_holder(lock, request_id);
+        }
+        let legacy = call(&self.env, lock, &PeekLegacyLock {})
+            .await?
+            .and_then(|l| l.holder);
+        // Compare-and-set again: the row may have been taken while the old object answered.
+        match (legacy, self.holder(lock)?) {
+            (Some(holder), _)
+            | (
+                None,
+                Some(Holder {
+                    request_id: holder, ..
+                }),
+            ) if holder != request_id => Ok(LockReply {
+                acquired: false,
+                holder,
+            }),
+            _ => self.set_holder(lock, request_id),
+        }
+    }
+
     fn release(&self, cmd: ReleaseLock) -> Result<Ack, ApiError> {
-        if item_lock::releases(self.holder()?.as_ref(), cmd.request_id.as_str()) {
-            sql(&self.state, "DELETE FROM holder WHERE id = 1", vec![])?;
+        if item_lock::releases(self.holder(&cmd.lock)?.as_ref(), cmd.request_id.as_str()) {
+            sql(
+                &self.state,
+                "DELETE FROM holders WHERE lock = ?",
+                vec![cmd.lock.into()],
+            )?;
         }
         Ok(Ack {})
+    }
+
+    /// As a lock object of before the shards (one row, `holder`): its holder, if it still needs
+    /// it. Reads only; a stale row simply stays.
+    async fn peek_legacy(&self) -> Result<LegacyHolder, ApiError> {
+        let exists: Vec<CountRow> = sql(
+            &self.state,
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'holder'",
+            vec![],
+        )?
+        .to_array()
+        .or_internal()?;
+        if exists.first().is_none_or(|r| r.n < 1.0) {
+            return Ok(LegacyHolder { holder: None });
+        }
+        let rows: Vec<HolderRow> = sql(
+            &self.state,
+            "SELECT request_id, acquired_ms FROM holder WHERE id = 1",
+            vec![],
+        )?
+        .to_array()
+        .or_internal()?;
+        let holder = match holder_of(rows) {
+            Some(holder) if !self.is_stale(&holder).await => Some(holder.request_id),
+            _ => None,
+        };
+        Ok(LegacyHolder { holder })
     }
 
     async fn route(&self, mut req: Request) -> Result<Response, ApiError> {
@@ -118,6 +190,12 @@ impl ItemLock {
                 serve(&body, |c| async move { self.acquire(c).await.map(Some) }).await
             }
             ReleaseLock::PATH => serve(&body, |c| async move { self.release(c).map(Some) }).await,
+            PeekLegacyLock::PATH => {
+                serve(&body, |_: PeekLegacyLock| async move {
+                    self.peek_legacy().await.map(Some)
+                })
+                .await
+            }
             _ => Err(unknown_command()),
         }
     }

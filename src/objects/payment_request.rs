@@ -38,7 +38,7 @@ use edgepay_core::objects::commands::{
     InjectFault, ProbeHolder, ReadCallbackLog, ReadStatus, ReleaseLock, ReplayCallback,
     ReplayReply, ReportCallback, ResultReply,
 };
-use edgepay_core::payment::item_lock::HolderProbe;
+use edgepay_core::payment::item_lock::{self, HolderProbe};
 use edgepay_core::payment::request_record::{
     Applied, CallbackQueue, Replay, RequestRecord, RequestView, ResultOutcome,
 };
@@ -412,9 +412,11 @@ impl RequestObject {
     async fn release_lock(&self, record: &RequestRecord) -> bool {
         // A failure is logged by the client; the alarm retries until it succeeds.
         let release = ReleaseLock {
+            lock: record.lock_name().to_owned(),
             request_id: record.request_id().to_owned(),
         };
-        call(&self.env, record.lock_name(), &release).await.is_ok()
+        let shard = item_lock::shard_object(record.tenant(), record.lock_name());
+        call(&self.env, &shard, &release).await.is_ok()
     }
 
     /// One submission to the backend, then the reply applied to the freshly reloaded record

@@ -12,6 +12,7 @@ use edgepay_core::objects::commands::{
     AcquireLock, ClaimKey, CreatePayment, ProbeHolder, ReadStatus, ReleaseLock, SettleKey,
 };
 use edgepay_core::payment::idempotency::{fingerprint, Claim, IdempotencyKey};
+use edgepay_core::payment::item_lock;
 use edgepay_core::payment::new_payment::NewPayment;
 use edgepay_core::payment::request_record::{Links, RequestView};
 use edgepay_core::payment::wait::WaitSecs;
@@ -124,10 +125,12 @@ async fn create(
     request_id: RequestId,
 ) -> Result<RequestView, ApiError> {
     let lock_name = payment.lock_name();
+    let lock_object = item_lock::shard_object(&payment.tenant, &lock_name);
     let acquire = AcquireLock {
+        lock: lock_name.clone(),
         request_id: request_id.clone(),
     };
-    let lock = call_existing(env, &lock_name, &acquire).await?;
+    let lock = call_existing(env, &lock_object, &acquire).await?;
     if !lock.acquired {
         return Err(in_flight(origin, lock.holder));
     }
@@ -146,9 +149,10 @@ async fn create(
             if let Ok(probe) = call_existing(env, cmd.request_id.as_str(), &ProbeHolder {}).await {
                 if !probe.exists {
                     let release = ReleaseLock {
+                        lock: lock_name,
                         request_id: cmd.request_id.clone(),
                     };
-                    let _ = call(env, &lock_name, &release).await;
+                    let _ = call(env, &lock_object, &release).await;
                 }
             }
             Err(e)

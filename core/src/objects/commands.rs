@@ -220,6 +220,8 @@ command!(InjectFault, PaymentRequest, "/fault", Ack);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AcquireLock {
+    /// The lock's name (`NewPayment::lock_name`); its shard object is `item_lock::shard_object`.
+    pub lock: String,
     pub request_id: RequestId,
 }
 
@@ -233,9 +235,22 @@ command!(AcquireLock, ItemLock, "/acquire", LockReply);
 /// Only the holder's release frees the lock.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ReleaseLock {
+    pub lock: String,
     pub request_id: RequestId,
 }
 command!(ReleaseLock, ItemLock, "/release", Ack);
+
+/// Asks a lock object of before the shards (one per subject, named by the lock) whether a
+/// request still holds it: asked during the upgrade window (`LEGACY_ITEM_LOCKS_UNTIL`) only.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeekLegacyLock {}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LegacyHolder {
+    /// The request that holds it and still needs it; `None` when free or stale.
+    pub holder: Option<String>,
+}
+command!(PeekLegacyLock, ItemLock, "/peek-legacy", LegacyHolder);
 
 // ---- the idempotency-key object ----
 
@@ -279,6 +294,7 @@ mod tests {
             route::<InjectFault>(),
             route::<AcquireLock>(),
             route::<ReleaseLock>(),
+            route::<PeekLegacyLock>(),
             route::<ClaimKey>(),
             route::<SettleKey>(),
         ];

@@ -1,11 +1,27 @@
-//! The item lock's rule: at most one payment in flight per (tenant, subject), and when a holder that no longer needs it is replaced.
+//! The item lock's rule: at most one payment in flight per (tenant, subject), where each lock lives, and when a holder that no longer needs it is replaced.
 //!
-//! The holder is released by its own request when that turns terminal. A holder whose request
+//! A tenant's locks are spread over `LOCK_SHARDS` objects, each holding the locks of many
+//! subjects, so the objects stay warm: a fresh object per subject paid its creation on every
+//! first payment of a subject. The holder is released by its own request when that turns terminal. A holder whose request
 //! was never created (the edge failed between acquiring and creating), or whose release was
 //! lost, is healed on the next conflict: the lock asks the holder's request how it stands and
 //! decides here.
 
 use serde::{Deserialize, Serialize};
+
+use crate::fnv::fnv1a;
+
+/// How many lock objects hold one tenant's item locks. Fixed for good: a subject must always
+/// find its lock in the same object, or a second payment could pass a held lock.
+pub const LOCK_SHARDS: u64 = 64;
+
+/// The object holding the lock named `lock_name` (`NewPayment::lock_name`, which starts with
+/// the tenant): one of the tenant's shards. Until this release each lock was its own object,
+/// named `lock_name` itself; `/locks/` never occurs in such a name, so the two never meet.
+pub fn shard_object(tenant: &str, lock_name: &str) -> String {
+    let shard = fnv1a(lock_name.bytes()) % LOCK_SHARDS;
+    format!("{tenant}/locks/{shard:02}")
+}
 
 /// How long a holder with no stored request keeps the lock: covers the edge's create call.
 pub const UNCREATED_HOLDER_GRACE_MS: u64 = 60_000;
@@ -110,6 +126,20 @@ mod tests {
             Some(missing),
             1_001 + grace
         ));
+    }
+
+    #[test]
+    fn a_lock_always_lives_in_the_same_shard_of_its_tenant() {
+        let a = shard_object("t1", "t1/item/order-1");
+        assert_eq!(a, shard_object("t1", "t1/item/order-1"));
+        assert!(a.starts_with("t1/locks/"));
+        // Another tenant's lock on a subject of the same name is in another tenant's object.
+        assert!(shard_object("t2", "t2/item/order-1").starts_with("t2/locks/"));
+        // Subjects spread over every shard, and over nothing else.
+        let shards: std::collections::BTreeSet<String> = (0..2_000)
+            .map(|i| shard_object("t1", &format!("t1/item/order-{i}")))
+            .collect();
+        assert_eq!(shards.len() as u64, LOCK_SHARDS);
     }
 
     #[test]
