@@ -617,8 +617,7 @@ fn main() {
         let gateway = Gateway::start("bench", vars.clone());
         let mut unindexed_vars = vars;
         unindexed_vars.push(("PAYMENTS_INDEX_BINDINGS".to_owned(), String::new()));
-        let unindexed =
-            wanted("index").then(|| Gateway::start("bench-unindexed", unindexed_vars));
+        let unindexed = wanted("index").then(|| Gateway::start("bench-unindexed", unindexed_vars));
         let baseline =
             Gateway::start_with_config("bench-baseline", "bench/baseline/wrangler.toml", vec![]);
         let baseline_rust = Gateway::start_with_config(
