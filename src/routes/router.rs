@@ -1,7 +1,9 @@
 //! The edge router: matches method and path, dispatches to the route handlers, renders errors.
 
+use std::time::Duration;
+
 use worker::worker_sys::web_sys;
-use worker::{Context, Date, Env, Method, Request, Response};
+use worker::{Context, Date, Delay, Env, Method, Request, Response};
 
 use crate::routes::{
     callbacks, client_tokens, dashboard, faults, internal, operators, sandbox, servicestack,
@@ -41,7 +43,8 @@ pub fn request_id(req: &web_sys::Request) -> String {
 }
 
 /// Entry point for every HTTP request to the Worker. Never returns `Err`: every failure is a
-/// response. Every response carries `X-Request-Id`; every request leaves one JSON log line.
+/// response. Every response carries `X-Request-Id`; every request leaves one JSON log line,
+/// written as soon as the response has gone.
 pub async fn handle(
     req: Request,
     env: Env,
@@ -93,7 +96,12 @@ pub async fn handle(
     } else {
         Level::Info
     };
-    log::write(level, &line);
+    // Written just after the answer has gone: printing a line costs as much as the rest of a
+    // rejection (docs/performance.md), and the caller need not wait for it.
+    ctx.wait_until(async move {
+        Delay::from(Duration::ZERO).await;
+        log::write(level, &line);
+    });
     Ok(resp)
 }
 
