@@ -7,7 +7,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::objects::client::call;
 use crate::objects::serve::{serve, unknown_command};
-use crate::objects::storage::sql;
+use crate::objects::storage::{sql, table_exists};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{problem_response, OrInternal};
 use crate::runtime::log;
@@ -30,11 +30,6 @@ pub struct ItemLock {
 struct HolderRow {
     request_id: String,
     acquired_ms: f64,
-}
-
-#[derive(Deserialize)]
-struct CountRow {
-    n: f64,
 }
 
 fn holder_of(rows: Vec<HolderRow>) -> Option<Holder> {
@@ -159,14 +154,7 @@ impl ItemLock {
     /// As a lock object of before the shards (one row, `holder`): its holder, if it still needs
     /// it. Reads only; a stale row simply stays.
     async fn peek_legacy(&self) -> Result<LegacyHolder, ApiError> {
-        let exists: Vec<CountRow> = sql(
-            &self.state,
-            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'holder'",
-            vec![],
-        )?
-        .to_array()
-        .or_internal()?;
-        if exists.first().is_none_or(|r| r.n < 1.0) {
+        if !table_exists(&self.state, "holder")? {
             return Ok(LegacyHolder { holder: None });
         }
         let rows: Vec<HolderRow> = sql(

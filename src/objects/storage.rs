@@ -41,6 +41,18 @@ pub async fn set_alarm_at(state: &State, epoch_ms: u64) -> Result<(), ApiError> 
     state.storage().set_alarm(when).await.or_internal()
 }
 
+/// Whether the object's SQLite has a table `name` (asking creates nothing).
+pub fn table_exists(state: &State, name: &str) -> Result<bool, ApiError> {
+    let found: Vec<CountRow> = sql(
+        state,
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+        vec![name.into()],
+    )?
+    .to_array()
+    .or_internal()?;
+    Ok(found.first().is_some_and(|r| r.n >= 1.0))
+}
+
 /// A table holding one JSON document as its row 1. Whether the table exists is asked of
 /// SQLite at most once per object instance (and never again once it was written), not on
 /// every call; reading creates nothing, so probing an object that was never written stores
@@ -61,14 +73,7 @@ impl DocTable {
     /// The stored document; `None` if none was ever written.
     pub fn read<T: DeserializeOwned>(&self, state: &State) -> Result<Option<T>, ApiError> {
         if !self.exists.get() {
-            let found: Vec<CountRow> = sql(
-                state,
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-                vec![self.name.into()],
-            )?
-            .to_array()
-            .or_internal()?;
-            if found.first().is_none_or(|r| r.n < 1.0) {
+            if !table_exists(state, self.name)? {
                 return Ok(None);
             }
             self.exists.set(true);
