@@ -94,6 +94,17 @@ impl RequestId {
         Self(Uuid::new_v4().simple().to_string())
     }
 
+    /// A fresh id whose first three bytes are `prefix` (a payment lane, `payment::lane`) and
+    /// whose other 98 random bits come from the platform CSPRNG. It is still a v4 UUID: the
+    /// version and variant bits are not in the prefix.
+    pub fn generate_with_prefix(prefix: [u8; 3]) -> Self {
+        let mut bytes = Uuid::new_v4().into_bytes();
+        for (byte, fixed) in bytes.iter_mut().zip(prefix) {
+            *byte = fixed;
+        }
+        Self(Uuid::from_bytes(bytes).simple().to_string())
+    }
+
     /// Accepts exactly the form edgepay hands out: 32 hex digits of a v4 UUID.
     pub fn parse(raw: &str) -> Option<Self> {
         if raw.len() != 32 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -181,5 +192,14 @@ mod tests {
         assert_eq!(RequestId::parse("zz0e3f6e5b8a4c1e9d2f3a4b5c6d7e8f"), None);
         assert_eq!(RequestId::parse("0b0e3f6e5b8a1c1e9d2f3a4b5c6d7e8f"), None);
         assert_eq!(RequestId::parse(""), None);
+    }
+
+    #[test]
+    fn prefixed_request_ids_keep_the_prefix_and_stay_v4() {
+        let a = RequestId::generate_with_prefix([0xab, 0x01, 0x3f]);
+        let b = RequestId::generate_with_prefix([0xab, 0x01, 0x3f]);
+        assert!(a.as_str().starts_with("ab013f"), "{a}");
+        assert_ne!(a, b, "the rest is random");
+        assert_eq!(RequestId::parse(a.as_str()), Some(a.clone()));
     }
 }

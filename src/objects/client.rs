@@ -1,4 +1,4 @@
-//! `call::<C>()`: sends any object command (`edgepay_core::objects::commands`) over the stub's `fetch`, with a deadline.
+//! `call::<C>()`: sends any object command (`edgepay_core::objects::commands`) over the stub's `fetch`, with a deadline; `call_payment` finds the object that holds a payment.
 //!
 //! A call the runtime cannot complete (object reset, overloaded, code
 //! reloading) becomes `503` with `Retry-After`, so the client knows to retry.
@@ -14,9 +14,27 @@ use worker::{Delay, Env, Method, Request, RequestInit};
 
 use crate::runtime::log;
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::Command;
+use edgepay_core::payment::lane;
 use edgepay_core::payment::request_record::RETRY_AFTER_SECS;
+
+/// The header that names the payment a payment-object command is about.
+pub const PAYMENT_HEADER: &str = "edgepay-payment";
+
+/// Set on a lane's `404` when it holds no payment with the id asked for (as opposed to a
+/// payment it holds but will not show this caller).
+pub const UNKNOWN_PAYMENT_HEADER: &str = "edgepay-unknown-payment";
+
+/// What an object answered.
+enum Answer<R> {
+    Reply(R),
+    /// `404`: no such request (or not for this caller).
+    NotFound,
+    /// `404` from a lane that does not hold the payment at all.
+    UnknownPayment,
+}
 
 /// How long a call may take beyond the time the object is asked to hold the caller.
 const CALL_GRACE_MS: u64 = 10_000;
@@ -45,6 +63,36 @@ pub async fn call<C: Command>(
     name: &str,
     command: &C,
 ) -> Result<Option<C::Reply>, ApiError> {
+    Ok(match send(env, name, command, None).await? {
+        Answer::Reply(reply) => Some(reply),
+        Answer::NotFound | Answer::UnknownPayment => None,
+    })
+}
+
+/// Sends `command` about payment `id` to the object that holds it: the lane named in the id
+/// (`payment::lane`) or, for a payment from before lanes, which its lane does not know, the
+/// object named by the id itself. `Ok(None)` when neither has it for this caller.
+pub async fn call_payment<C: Command>(
+    env: &Env,
+    id: &RequestId,
+    command: &C,
+) -> Result<Option<C::Reply>, ApiError> {
+    match send(env, &lane::object_of(id), command, Some(id)).await? {
+        Answer::Reply(reply) => Ok(Some(reply)),
+        Answer::NotFound => Ok(None),
+        Answer::UnknownPayment => Ok(match send(env, id.as_str(), command, Some(id)).await? {
+            Answer::Reply(reply) => Some(reply),
+            Answer::NotFound | Answer::UnknownPayment => None,
+        }),
+    }
+}
+
+async fn send<C: Command>(
+    env: &Env,
+    name: &str,
+    command: &C,
+    payment: Option<&RequestId>,
+) -> Result<Answer<C::Reply>, ApiError> {
     let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
     let binding = C::OBJECT.binding();
     let attempt = async {
@@ -55,12 +103,18 @@ pub async fn call<C: Command>(
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_body(Some(JsValue::from_str(&body)));
+        if let Some(id) = payment {
+            let headers = worker::Headers::new();
+            headers.set(PAYMENT_HEADER, id.as_str())?;
+            init.with_headers(headers);
+        }
         let request =
             Request::new_with_init(&format!("https://{binding}.internal{}", C::PATH), &init)?;
         let mut resp = stub.fetch_with_request(request).await?;
         match resp.status_code() {
-            200 => resp.json::<C::Reply>().await.map(|v| Ok(Some(v))),
-            404 => Ok(Ok(None)),
+            200 => resp.json::<C::Reply>().await.map(|v| Ok(Answer::Reply(v))),
+            404 if resp.headers().has(UNKNOWN_PAYMENT_HEADER)? => Ok(Ok(Answer::UnknownPayment)),
+            404 => Ok(Ok(Answer::NotFound)),
             status => Ok(Err(status)),
         }
     };

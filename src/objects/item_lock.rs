@@ -1,22 +1,23 @@
-//! The item-lock Durable Object: one of each tenant's lock shards, holding a row per locked subject, with the core's rule (`payment::item_lock`) for who holds each.
+//! The item-lock Durable Object of before lanes: one of each tenant's lock shards, holding a row per locked subject, asked only during the upgrade window (`LEGACY_ITEM_LOCKS_UNTIL`), with the core's rule (`payment::item_lock`) for who holds each.
 
 use std::cell::Cell;
 
 use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
-use crate::objects::client::call;
+use crate::objects::client::{call, call_payment};
 use crate::objects::serve::{serve, unknown_command};
 use crate::objects::storage::{sql, table_exists};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{problem_response, OrInternal};
 use crate::runtime::log;
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{
     Ack, AcquireLock, Command, LegacyHolder, LockReply, PeekLegacyLock, ProbeHolder, ReleaseLock,
 };
-use edgepay_core::payment::item_lock::{self, Acquire, Holder};
+use edgepay_core::payment::item_lock::{self, Acquire, Holder, HolderProbe};
 
 #[durable_object]
 pub struct ItemLock {
@@ -70,13 +71,21 @@ impl ItemLock {
         })
     }
 
-    /// Whether `holder` no longer needs its lock, asking its request how it stands. A probe
-    /// that fails keeps the holder: a `409` is safe, a second payment is not.
+    /// Whether `holder` no longer needs its lock, asking its request how it stands (in its
+    /// lane, or its own object from before lanes). A request neither holds does not exist; a
+    /// probe that fails keeps the holder: a `409` is safe, a second payment is not.
     async fn is_stale(&self, holder: &Holder) -> bool {
-        let probe = call(&self.env, &holder.request_id, &ProbeHolder {})
-            .await
-            .ok()
-            .flatten();
+        let missing = HolderProbe {
+            exists: false,
+            terminal: false,
+        };
+        let probe = match RequestId::parse(&holder.request_id) {
+            Some(id) => match call_payment(&self.env, &id, &ProbeHolder {}).await {
+                Ok(answer) => Some(answer.unwrap_or(missing)),
+                Err(_) => None,
+            },
+            None => Some(missing),
+        };
         item_lock::holder_is_stale(holder, probe, now_ms())
     }
 

@@ -4,5 +4,6 @@ pub mod client;
 pub mod idempotency_key;
 pub mod item_lock;
 pub mod payment_request;
+pub mod payment_store;
 pub mod serve;
 pub mod storage;

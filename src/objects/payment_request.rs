@@ -1,27 +1,30 @@
-//! The payment-request Durable Object: one per request id; stores the record in SQLite, submits
-//! at once and retries from its alarm, and holds callers open until the result arrives.
+//! The payment-request Durable Object: one per lane, holding the payments of many subjects with their item locks; stores each record in SQLite, submits at once and retries from its alarm, and holds callers open until the result arrives.
 //!
-//! Held callers park on a oneshot channel raced against a timer; storing a
-//! terminal result wakes them all at once. Nothing depends on memory surviving
-//! a restart: the record, the due times and the alarm are all in storage, and
-//! an alarm that fires after a restart resumes where the record says.
+//! A payment's lane is written in its request id (`edgepay_core::payment::lane`), so one
+//! object call takes the item lock, stores the payment and holds the caller, and every later
+//! call finds it by id alone. Held callers park on a oneshot channel raced against a timer;
+//! storing a terminal result wakes all of that payment's at once. Nothing depends on memory
+//! surviving a restart: the records, the due times and the alarm are all in storage
+//! (`objects/payment_store.rs`), and an alarm that fires after a restart resumes every
+//! payment where its record says. An object made before lanes holds one payment, named by its
+//! request id, and runs the same code over its old layout until that payment is purged.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use futures_util::future::select;
+use futures_util::future::{join_all, select};
 use futures_util::pin_mut;
-use serde::Deserialize;
 use worker::{
     durable_object, js_sys, wasm_bindgen_futures, Delay, DurableObject, Env, Request, Response,
-    SqlStorageValue, State,
+    State,
 };
 
-use crate::objects::client::call;
+use crate::objects::client::{call, PAYMENT_HEADER, UNKNOWN_PAYMENT_HEADER};
+use crate::objects::payment_store::{Layout, PaymentStore};
 use crate::objects::serve::{serve, unknown_command};
-use crate::objects::storage::{self, sql, DocTable};
 use crate::runtime::backend_client;
 use crate::runtime::callback_consumer;
 use crate::runtime::env_config::{config, now_ms};
@@ -32,11 +35,12 @@ use edgepay_core::backend::breaker::{self, Breaker, Gate};
 use edgepay_core::backend::contract::BackendReply;
 use edgepay_core::callback::delivery::{AttemptLogEntry, CallbackJob, CallbackMessage, Recorded};
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{
-    Ack, CallbackLog, Command, ConfirmDeadLettered, CreatePayment, DeliverResult, FetchCallbackJob,
-    InjectFault, ProbeHolder, ReadCallbackLog, ReadStatus, ReleaseLock, ReplayCallback,
-    ReplayReply, ReportCallback, ResultReply,
+    Ack, CallbackLog, Command, ConfirmDeadLettered, CreatePayment, Created, DeliverResult,
+    FetchCallbackJob, InjectFault, ProbeHolder, ReadCallbackLog, ReadStatus, ReleaseLock,
+    ReplayCallback, ReplayReply, ReportCallback, ResultReply,
 };
 use edgepay_core::payment::item_lock::{self, HolderProbe};
 use edgepay_core::payment::request_record::{
@@ -49,16 +53,20 @@ thread_local! {
     static BACKEND_BREAKER: RefCell<Breaker> = RefCell::new(Breaker::default());
 }
 
-/// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
-const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
-
-/// How long after accepting a payment the alarm looks again, should this instance die before
-/// its first submission (run at once, in the object) was stored as begun.
+/// How long after accepting a payment it is due again, should this instance die before its
+/// first submission (run at once, in the object) was stored as begun.
 const FIRST_SUBMISSION_SAFETY_NET_MS: u64 = 1_000;
+
+/// How many due payments one alarm of a lane runs at once; the rest are due at once after.
+const DUE_PER_ALARM: u32 = 64;
+
+/// When a payment's due run failed, how long until it is tried again (the runtime's own alarm
+/// retry serves an object of before lanes).
+const DUE_RETRY_MS: u64 = 2_000;
 
 #[durable_object]
 pub struct PaymentRequest {
-    /// Shared, so the first submission can run on after the call that accepted the payment.
+    /// Shared, so a payment's first submission can run on after the call that accepted it.
     this: Rc<RequestObject>,
 }
 
@@ -66,76 +74,63 @@ pub struct PaymentRequest {
 struct RequestObject {
     state: State,
     env: Env,
-    /// Callers held open on this request; all are woken when it turns terminal.
-    waiters: RefCell<Vec<oneshot::Sender<()>>>,
-    /// The request record (one JSON document).
-    record: DocTable,
-    /// This instance created the log tables (once, not per call).
-    schema_ready: Cell<bool>,
-}
-
-#[derive(Deserialize)]
-struct CountRow {
-    n: f64,
+    /// Callers held open, by payment; all of a payment's are woken when it turns terminal.
+    waiters: RefCell<HashMap<RequestId, Vec<oneshot::Sender<()>>>>,
+    /// The payments, in this object's layout.
+    store: PaymentStore,
 }
 
 impl RequestObject {
-    fn ensure_schema(&self) -> Result<(), ApiError> {
-        if self.schema_ready.get() {
-            return Ok(());
-        }
-        sql(
-            &self.state,
-            "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
-            vec![],
-        )?;
-        sql(
-            &self.state,
-            "CREATE TABLE IF NOT EXISTS callback_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, attempt INTEGER NOT NULL, \
-             executed_ms INTEGER NOT NULL, http_response INTEGER, detail TEXT NOT NULL)",
-            vec![],
-        )?;
-        self.schema_ready.set(true);
-        Ok(())
-    }
-
-    /// The stored record; `None` for an object that was never created (reading stores nothing).
-    fn load(&self) -> Result<Option<RequestRecord>, ApiError> {
-        self.record.read(&self.state)
+    fn load(&self, id: &RequestId) -> Result<Option<RequestRecord>, ApiError> {
+        self.store.load(&self.state, id)
     }
 
     fn save(&self, record: &RequestRecord) -> Result<(), ApiError> {
-        self.record.write(&self.state, record)
+        self.store.save(&self.state, record)
     }
 
-    async fn schedule_alarm(&self, record: &RequestRecord) -> Result<(), ApiError> {
+    async fn schedule(&self, record: &RequestRecord) -> Result<(), ApiError> {
         let cfg = config(&self.env)?;
         let at = record.next_alarm_ms(now_ms(), &cfg.lifetimes);
-        storage::set_alarm_at(&self.state, at).await
+        self.store
+            .set_due(&self.state, record.request_id(), at)
+            .await
     }
 
-    fn wake_all(&self) {
-        for waiter in self.waiters.borrow_mut().drain(..) {
+    fn wake_all(&self, id: &RequestId) {
+        let held = self.waiters.borrow_mut().remove(id).unwrap_or_default();
+        for waiter in held {
             // A caller that already timed out dropped its receiver; nothing to do.
             let _ = waiter.send(());
         }
     }
 
-    /// Parks the caller until the request turns terminal or `wait_ms` passes.
-    async fn hold(&self, wait_ms: u64) {
+    /// Parks the caller until payment `id` turns terminal or `wait_ms` passes.
+    async fn hold(&self, id: &RequestId, wait_ms: u64) {
         if wait_ms == 0 {
             return;
         }
         let (tx, rx) = oneshot::channel();
+        self.waiters
+            .borrow_mut()
+            .entry(id.clone())
+            .or_default()
+            .push(tx);
         {
-            let mut waiters = self.waiters.borrow_mut();
-            waiters.retain(|w| !w.is_canceled());
-            waiters.push(tx);
+            let timer = Delay::from(Duration::from_millis(wait_ms));
+            pin_mut!(timer);
+            // Either outcome ends the hold; the caller then reads the stored state.
+            let _ = select(rx, timer).await;
         }
-        let timer = Delay::from(Duration::from_millis(wait_ms));
-        pin_mut!(timer);
-        // Either outcome ends the hold; the caller then reads the stored state.
-        let _ = select(rx, timer).await;
+        // This caller's sender (if it timed out) is now cancelled: forget it, and the payment's
+        // entry once nobody waits on it.
+        let mut waiters = self.waiters.borrow_mut();
+        if let Some(held) = waiters.get_mut(id) {
+            held.retain(|w| !w.is_canceled());
+            if held.is_empty() {
+                waiters.remove(id);
+            }
+        }
     }
 
     /// The request's view after holding the caller while it is not terminal.
@@ -147,16 +142,29 @@ impl RequestObject {
         let record = if record.state().is_terminal() {
             record
         } else {
-            self.hold(wait_ms).await;
-            self.load()?.unwrap_or(record)
+            let id = record.request_id().clone();
+            self.hold(&id, wait_ms).await;
+            self.load(&id)?.unwrap_or(record)
         };
         Ok(record.view())
     }
 
-    async fn create(self: &Rc<Self>, cmd: CreatePayment) -> Result<RequestView, ApiError> {
-        self.ensure_schema()?;
-        if let Some(existing) = self.load()? {
-            return self.hold_then_view(existing, cmd.wait_ms).await;
+    /// Accepts the payment in this lane unless another on its subject is in flight here, then
+    /// starts its first submission and holds the caller.
+    async fn create(self: &Rc<Self>, cmd: CreatePayment) -> Result<Created, ApiError> {
+        if self.store.layout(&self.state)? != Layout::Lane {
+            // An object of before lanes holds its one payment and never takes another.
+            return Err(ApiError::Internal);
+        }
+        if let Some(existing) = self.load(&cmd.request_id)? {
+            return self
+                .hold_then_view(existing, cmd.wait_ms)
+                .await
+                .map(Created::Payment);
+        }
+        let lock = cmd.payment.lock_name();
+        if let Some(holder) = self.store.open_holder(&self.state, &lock)? {
+            return Ok(Created::InFlight { holder });
         }
         let cfg = config(&self.env)?;
         let now = now_ms();
@@ -165,28 +173,37 @@ impl RequestObject {
         self.save(&record)?;
         log_transition(&record, "accepted");
         // The first submission starts now, in this object but outside this call, so it goes on
-        // if the caller leaves; the alarm is the safety net should this instance die first.
-        storage::set_alarm_at(
-            &self.state,
-            now.saturating_add(FIRST_SUBMISSION_SAFETY_NET_MS),
-        )
-        .await?;
+        // if the caller leaves; the due time is the safety net should this instance die first.
+        let id = record.request_id().clone();
+        self.store
+            .set_due(
+                &self.state,
+                &id,
+                now.saturating_add(FIRST_SUBMISSION_SAFETY_NET_MS),
+            )
+            .await?;
         let this = Rc::clone(self);
-        let payment_id = record.request_id().to_string();
+        let run_id = id.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = this.run_alarm().await {
+            if let Err(e) = this.run_payment(&run_id).await {
                 log::emit(
                     &LogLine::warn("first submission failed; the alarm resumes it")
-                        .with("payment_id", &payment_id)
+                        .with("payment_id", run_id.as_str())
                         .with("detail", format!("{e:?}")),
                 );
             }
         });
-        self.hold_then_view(record, cmd.wait_ms).await
+        self.hold_then_view(record, cmd.wait_ms)
+            .await
+            .map(Created::Payment)
     }
 
-    async fn status(&self, query: ReadStatus) -> Result<Option<RequestView>, ApiError> {
-        match self.load()? {
+    async fn status(
+        &self,
+        id: &RequestId,
+        query: ReadStatus,
+    ) -> Result<Option<RequestView>, ApiError> {
+        match self.load(id)? {
             Some(record) if record.visible_to(&query.tenant, query.owner.as_deref()) => {
                 self.hold_then_view(record, query.wait_ms).await.map(Some)
             }
@@ -194,37 +211,19 @@ impl RequestObject {
         }
     }
 
-    fn remember_delivery(&self, message_id: &str, now: u64) -> Result<bool, ApiError> {
-        let cutoff = now.saturating_sub(SEEN_DELIVERY_TTL_MS);
-        sql(
-            &self.state,
-            "DELETE FROM seen_delivery WHERE seen_ms < ?",
-            vec![(cutoff as i64).into()],
-        )?;
-        let seen: Vec<CountRow> = sql(
-            &self.state,
-            "SELECT COUNT(*) AS n FROM seen_delivery WHERE message_id = ?",
-            vec![message_id.into()],
-        )?
-        .to_array()
-        .or_internal()?;
-        if seen.first().is_some_and(|r| r.n >= 1.0) {
-            return Ok(false);
-        }
-        sql(
-            &self.state,
-            "INSERT INTO seen_delivery (message_id, seen_ms) VALUES (?, ?)",
-            vec![message_id.into(), (now as i64).into()],
-        )?;
-        Ok(true)
-    }
-
-    async fn deliver_result(&self, cmd: DeliverResult) -> Result<ResultReply, ApiError> {
-        let Some(mut record) = self.load()? else {
+    async fn deliver_result(
+        &self,
+        id: &RequestId,
+        cmd: DeliverResult,
+    ) -> Result<ResultReply, ApiError> {
+        let Some(mut record) = self.load(id)? else {
             return Ok(ResultReply::NotFound);
         };
         let now = now_ms();
-        if !self.remember_delivery(&cmd.message_id, now)? {
+        if !self
+            .store
+            .remember_delivery(&self.state, id, &cmd.message_id, now)?
+        {
             return Ok(ResultReply::Replayed);
         }
         let from = record.state();
@@ -242,18 +241,18 @@ impl RequestObject {
 
     /// Wakes every held caller, sends any callback that is due, then frees the item.
     async fn on_terminal(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
-        self.wake_all();
+        self.wake_all(record.request_id());
         self.pump_callback(record).await?;
-        if !record.lock_released() && self.release_lock(record).await {
+        if !record.lock_released() && self.release_lock(record).await? {
             // Marked on the record as stored now: a callback report may have changed it while
             // the lock answered, and saving the older copy would undo that.
-            if let Some(mut current) = self.load()? {
+            if let Some(mut current) = self.load(record.request_id())? {
                 current.mark_lock_released();
                 self.save(&current)?;
                 *record = current;
             }
         }
-        self.schedule_alarm(record).await
+        self.schedule(record).await
     }
 
     /// Puts the due callback attempt (or an exhausted delivery's dead letter) on its queue.
@@ -286,35 +285,29 @@ impl RequestObject {
         Ok(())
     }
 
-    fn log_attempt(
+    fn callback_job(
         &self,
-        attempt: u32,
-        executed_ms: u64,
-        http_response: Option<u16>,
-        detail: &str,
-    ) -> Result<(), ApiError> {
-        let status: SqlStorageValue =
-            http_response.map_or(SqlStorageValue::Null, |s| i64::from(s).into());
-        sql(&self.state,
-            "INSERT INTO callback_log (attempt, executed_ms, http_response, detail) VALUES (?, ?, ?, ?)",
-            vec![i64::from(attempt).into(), (executed_ms as i64).into(), status, detail.into()],
-        )?;
-        Ok(())
-    }
-
-    fn callback_job(&self, query: FetchCallbackJob) -> Result<CallbackJob, ApiError> {
-        Ok(match self.load()? {
+        id: &RequestId,
+        query: FetchCallbackJob,
+    ) -> Result<CallbackJob, ApiError> {
+        Ok(match self.load(id)? {
             Some(record) => record.callback_job(query.attempt),
             None => CallbackJob::skip("no such request"),
         })
     }
 
-    async fn callback_report(&self, report: ReportCallback) -> Result<Ack, ApiError> {
-        let Some(mut record) = self.load()? else {
+    async fn callback_report(
+        &self,
+        id: &RequestId,
+        report: ReportCallback,
+    ) -> Result<Ack, ApiError> {
+        let Some(mut record) = self.load(id)? else {
             return Ok(Ack {});
         };
         let cfg = config(&self.env)?;
-        self.log_attempt(
+        self.store.log_attempt(
+            &self.state,
+            id,
             report.attempt,
             report.executed_ms,
             report.http_response,
@@ -334,17 +327,19 @@ impl RequestObject {
         log_callback(&record, &format!("{recorded:?}"), report.attempt);
         self.save(&record)?;
         self.pump_callback(&mut record).await?;
-        self.schedule_alarm(&record).await?;
+        self.schedule(&record).await?;
         Ok(Ack {})
     }
 
     /// The dead-letter consumer saw this request's message: the log records the exhaustion, once.
-    async fn callback_dead_lettered(&self) -> Result<Ack, ApiError> {
-        let Some(mut record) = self.load()? else {
+    async fn callback_dead_lettered(&self, id: &RequestId) -> Result<Ack, ApiError> {
+        let Some(mut record) = self.load(id)? else {
             return Ok(Ack {});
         };
         if let Some(attempts) = record.confirm_dead_lettered() {
-            self.log_attempt(
+            self.store.log_attempt(
+                &self.state,
+                id,
                 attempts,
                 now_ms(),
                 None,
@@ -352,30 +347,22 @@ impl RequestObject {
             )?;
             log_callback(&record, "dead-lettered", attempts);
             self.save(&record)?;
-            self.schedule_alarm(&record).await?;
+            self.schedule(&record).await?;
         }
         Ok(Ack {})
     }
 
-    fn callback_log(&self, query: ReadCallbackLog) -> Result<Option<CallbackLog>, ApiError> {
-        let Some(record) = self.load()?.filter(|r| r.tenant() == query.tenant) else {
+    fn callback_log(
+        &self,
+        id: &RequestId,
+        query: ReadCallbackLog,
+    ) -> Result<Option<CallbackLog>, ApiError> {
+        let Some(record) = self.load(id)?.filter(|r| r.tenant() == query.tenant) else {
             return Ok(None);
         };
-        #[derive(Deserialize)]
-        struct Row {
-            attempt: f64,
-            executed_ms: f64,
-            http_response: Option<f64>,
-            detail: String,
-        }
-        let rows: Vec<Row> = sql(
-            &self.state,
-            "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
-            vec![],
-        )?
-        .to_array()
-        .or_internal()?;
-        let entries = rows
+        let entries = self
+            .store
+            .attempts(&self.state, id)?
             .into_iter()
             .map(|r| AttemptLogEntry {
                 executed_utc: rfc3339_millis(r.executed_ms as u64),
@@ -392,9 +379,10 @@ impl RequestObject {
 
     async fn callback_replay(
         &self,
+        id: &RequestId,
         query: ReplayCallback,
     ) -> Result<Option<ReplayReply>, ApiError> {
-        let Some(mut record) = self.load()?.filter(|r| r.tenant() == query.tenant) else {
+        let Some(mut record) = self.load(id)?.filter(|r| r.tenant() == query.tenant) else {
             return Ok(None);
         };
         match record.replay_callback(now_ms()) {
@@ -405,18 +393,23 @@ impl RequestObject {
         log_callback(&record, "replay", 0);
         self.save(&record)?;
         self.pump_callback(&mut record).await?;
-        self.schedule_alarm(&record).await?;
+        self.schedule(&record).await?;
         Ok(Some(ReplayReply::Started))
     }
 
-    async fn release_lock(&self, record: &RequestRecord) -> bool {
-        // A failure is logged by the client; the alarm retries until it succeeds.
+    /// Frees the payment's item. In a lane the lock is the payment's own row, free once it is
+    /// terminal; a payment of before lanes tells its lock shard. `false` if the shard could not
+    /// be told (the client logs it; the next run tries again).
+    async fn release_lock(&self, record: &RequestRecord) -> Result<bool, ApiError> {
+        if self.store.layout(&self.state)? == Layout::Lane {
+            return Ok(true);
+        }
         let release = ReleaseLock {
             lock: record.lock_name().to_owned(),
             request_id: record.request_id().to_owned(),
         };
         let shard = item_lock::shard_object(record.tenant(), record.lock_name());
-        call(&self.env, &shard, &release).await.is_ok()
+        Ok(call(&self.env, &shard, &release).await.is_ok())
     }
 
     /// One submission to the backend, then the reply applied to the freshly reloaded record
@@ -425,7 +418,7 @@ impl RequestObject {
         let cfg = config(&self.env)?;
         record.begin_submission(now_ms(), &cfg.dispatch);
         self.save(&record)?;
-        self.schedule_alarm(&record).await?;
+        self.schedule(&record).await?;
         let reply = backend_client::submit(&cfg, &record, now_ms()).await;
         let answered = !matches!(reply, BackendReply::Transient(_));
         let policy = cfg.dispatch.breaker;
@@ -438,7 +431,7 @@ impl RequestObject {
                 breaker::Change::Closed => LogLine::info("backend breaker closed"),
             });
         }
-        let mut current = self.load()?.unwrap_or(record);
+        let mut current = self.load(record.request_id())?.unwrap_or(record);
         let applied = current.apply_reply(reply, now_ms(), &cfg.dispatch);
         if applied != Applied::Ignored {
             self.save(&current)?;
@@ -447,9 +440,11 @@ impl RequestObject {
         Ok(current)
     }
 
-    async fn run_alarm(&self) -> Result<(), ApiError> {
-        let Some(mut record) = self.load()? else {
-            return Ok(());
+    /// Whatever payment `id` is due to do now: submit, expire, purge, call back, index.
+    async fn run_payment(&self, id: &RequestId) -> Result<(), ApiError> {
+        let Some(mut record) = self.load(id)? else {
+            // Purged (or never stored): nothing is due for it any more.
+            return self.store.drop_rows(&self.state, id);
         };
         let cfg = config(&self.env)?;
         if record.dispatch_due(now_ms()) {
@@ -471,37 +466,68 @@ impl RequestObject {
         if record.purgeable(now_ms(), &cfg.lifetimes) {
             // The index row goes first: a record is never deleted while the index still shows it.
             let tenant = record.tenant().to_owned();
-            let id = record.request_id().to_string();
-            if let Err(why) = payments_index::remove(&self.env, &cfg, &tenant, &id).await {
+            if let Err(why) = payments_index::remove(&self.env, &cfg, &tenant, id.as_str()).await {
                 // Noted on the record as stored now (a replay may have changed it meanwhile).
-                let mut current = self.load()?.unwrap_or(record);
+                let mut current = self.load(id)?.unwrap_or(record);
                 log_index_failure(&current, &why);
                 current.index_failed(now_ms());
                 self.save(&current)?;
-                return self.schedule_alarm(&current).await;
+                return self.schedule(&current).await;
             }
             // A call that came in while D1 answered (a replay) may have made it worth keeping:
             // then it stays, and its row is written again.
             if let Some(mut current) = self
-                .load()?
+                .load(id)?
                 .filter(|r| !r.purgeable(now_ms(), &cfg.lifetimes))
             {
                 current.index_removed();
                 self.save(&current)?;
-                return self.schedule_alarm(&current).await;
+                return self.schedule(&current).await;
             }
-            self.state.storage().delete_alarm().await.or_internal()?;
-            self.state.storage().delete_all().await.or_internal()?;
-            self.record.forget();
-            self.schema_ready.set(false);
-            return Ok(());
+            return self.store.purge(&self.state, id).await;
         }
         if record.state().is_terminal() {
             self.on_terminal(&mut record).await?;
         }
         // Last, after every caller this run may have woken: nobody waits for the index.
         self.write_index(&mut record).await?;
-        self.schedule_alarm(&record).await
+        self.schedule(&record).await
+    }
+
+    /// The object's alarm: the one payment of an object of before lanes (an error makes the
+    /// runtime retry), or every payment of the lane that is due, at once.
+    async fn run_alarm(&self) -> Result<(), ApiError> {
+        self.store.alarm_fired();
+        if self.store.layout(&self.state)? == Layout::Single {
+            return match self.store.single_record(&self.state)? {
+                Some(record) => self.run_payment(record.request_id()).await,
+                None => Ok(()),
+            };
+        }
+        let due = self.store.due_now(&self.state, now_ms(), DUE_PER_ALARM)?;
+        join_all(
+            due.iter()
+                .filter_map(|raw| RequestId::parse(raw))
+                .map(|id| async move {
+                    if let Err(e) = self.run_payment(&id).await {
+                        log::emit(
+                            &LogLine::warn("payment run failed; it is tried again")
+                                .with("payment_id", id.as_str())
+                                .with("detail", format!("{e:?}")),
+                        );
+                        let again = now_ms().saturating_add(DUE_RETRY_MS);
+                        if let Err(e) = self.store.set_due(&self.state, &id, again).await {
+                            log::emit(
+                                &LogLine::error("could not reschedule a payment")
+                                    .with("payment_id", id.as_str())
+                                    .with("detail", format!("{e:?}")),
+                            );
+                        }
+                    }
+                }),
+        )
+        .await;
+        self.store.arm(&self.state).await
     }
 
     /// Writes the record's row to the payments index when the index lacks it. A failure (D1
@@ -518,7 +544,7 @@ impl RequestObject {
         let cfg = config(&self.env)?;
         let row = record.index_row();
         let written = payments_index::write(&self.env, &cfg, &row).await;
-        let Some(mut current) = self.load()? else {
+        let Some(mut current) = self.load(record.request_id())? else {
             return Ok(());
         };
         match written {
@@ -559,8 +585,8 @@ impl RequestObject {
         }
     }
 
-    fn probe(&self) -> Result<HolderProbe, ApiError> {
-        let record = self.load()?;
+    fn probe(&self, id: &RequestId) -> Result<HolderProbe, ApiError> {
+        let record = self.load(id)?;
         Ok(HolderProbe {
             exists: record.is_some(),
             terminal: record.is_some_and(|r| r.state().is_terminal()),
@@ -569,43 +595,56 @@ impl RequestObject {
 
     async fn route(self: &Rc<Self>, mut req: Request) -> Result<Response, ApiError> {
         let body = req.text().await.or_internal()?;
-        match req.path().as_str() {
-            CreatePayment::PATH => {
-                serve(&body, |c| async move { self.create(c).await.map(Some) }).await
-            }
-            ReadStatus::PATH => serve(&body, |c| self.status(c)).await,
+        let path = req.path();
+        if path == CreatePayment::PATH {
+            return serve(&body, |c| async move { self.create(c).await.map(Some) }).await;
+        }
+        // Every other command is about a payment this object must hold.
+        let id = req
+            .headers()
+            .get(PAYMENT_HEADER)
+            .ok()
+            .flatten()
+            .and_then(|raw| RequestId::parse(&raw))
+            .ok_or(ApiError::Internal)?;
+        if self.load(&id)?.is_none() {
+            return unknown_payment();
+        }
+        let id = &id;
+        match path.as_str() {
+            ReadStatus::PATH => serve(&body, |c| self.status(id, c)).await,
             DeliverResult::PATH => {
-                serve(
-                    &body,
-                    |c| async move { self.deliver_result(c).await.map(Some) },
-                )
+                serve(&body, |c| async move {
+                    self.deliver_result(id, c).await.map(Some)
+                })
                 .await
             }
             ProbeHolder::PATH => {
                 serve(
                     &body,
-                    |_: ProbeHolder| async move { self.probe().map(Some) },
+                    |_: ProbeHolder| async move { self.probe(id).map(Some) },
                 )
                 .await
             }
             FetchCallbackJob::PATH => {
-                serve(&body, |c| async move { self.callback_job(c).map(Some) }).await
+                serve(&body, |c| async move { self.callback_job(id, c).map(Some) }).await
             }
             ReportCallback::PATH => {
-                serve(
-                    &body,
-                    |c| async move { self.callback_report(c).await.map(Some) },
-                )
+                serve(&body, |c| async move {
+                    self.callback_report(id, c).await.map(Some)
+                })
                 .await
             }
             ConfirmDeadLettered::PATH => {
                 serve(&body, |_: ConfirmDeadLettered| async move {
-                    self.callback_dead_lettered().await.map(Some)
+                    self.callback_dead_lettered(id).await.map(Some)
                 })
                 .await
             }
-            ReadCallbackLog::PATH => serve(&body, |c| async move { self.callback_log(c) }).await,
-            ReplayCallback::PATH => serve(&body, |c| self.callback_replay(c)).await,
+            ReadCallbackLog::PATH => {
+                serve(&body, |c| async move { self.callback_log(id, c) }).await
+            }
+            ReplayCallback::PATH => serve(&body, |c| self.callback_replay(id, c)).await,
             InjectFault::PATH => {
                 let fault: InjectFault =
                     serde_json::from_str(&body).map_err(|_| ApiError::Internal)?;
@@ -614,6 +653,16 @@ impl RequestObject {
             _ => Err(unknown_command()),
         }
     }
+}
+
+/// The `404` of an object that does not hold the payment asked about (`client::call_payment`
+/// then asks the object where a payment of before lanes would live).
+fn unknown_payment() -> Result<Response, ApiError> {
+    let mut resp = json_response(404, &serde_json::json!({"detail": "no such payment here"}))?;
+    resp.headers_mut()
+        .set(UNKNOWN_PAYMENT_HEADER, "1")
+        .or_internal()?;
+    Ok(resp)
 }
 
 fn log_callback(record: &RequestRecord, event: &str, attempt: u32) {
@@ -653,9 +702,8 @@ impl DurableObject for PaymentRequest {
             this: Rc::new(RequestObject {
                 state,
                 env,
-                waiters: RefCell::new(Vec::new()),
-                record: DocTable::new("record"),
-                schema_ready: Cell::new(false),
+                waiters: RefCell::new(HashMap::new()),
+                store: PaymentStore::default(),
             }),
         }
     }

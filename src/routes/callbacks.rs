@@ -3,7 +3,7 @@
 use serde_json::json;
 use worker::{Env, Request, Response, Url};
 
-use crate::objects::client::{call, not_found};
+use crate::objects::client::{call_payment, not_found};
 use crate::routes::callers::{request_id, server_caller};
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{json_response, origin, set_header};
@@ -26,7 +26,7 @@ pub async fn log(
     let query = ReadCallbackLog {
         tenant: client.tenant.clone(),
     };
-    let log = call(env, id.as_str(), &query)
+    let log = call_payment(env, &id, &query)
         .await?
         .ok_or_else(not_found)?;
     json_response(
@@ -51,7 +51,7 @@ pub async fn replay(
     let replay = ReplayCallback {
         tenant: client.tenant.clone(),
     };
-    match call(env, id.as_str(), &replay)
+    match call_payment(env, &id, &replay)
         .await?
         .ok_or_else(not_found)?
     {

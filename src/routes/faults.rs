@@ -2,14 +2,14 @@
 //! held caller sees. Served only when `FAULT_INJECTION` is true, which no shipped config sets.
 //!
 //! - `POST /__faults/panic`: the Worker panics while handling this request.
-//! - `POST /__faults/panic-object/{id}`: the request's Durable Object panics.
-//! - `POST /__faults/reset-object/{id}`: the request's Durable Object is reset by the runtime.
+//! - `POST /__faults/panic-object/{id}`: the Durable Object holding the request (its lane) panics.
+//! - `POST /__faults/reset-object/{id}`: that object is reset by the runtime.
 //! - `POST /__faults/index-down` / `index-up`: every payments-index write and search in this
 //!   isolate fails as if D1 were down, until `index-up`.
 
 use worker::{Env, Response};
 
-use crate::objects::client::call;
+use crate::objects::client::call_payment;
 use crate::runtime::http_io::{json_response, parse_request_id};
 use crate::runtime::payments_index;
 use edgepay_core::http::api_error::ApiError;
@@ -25,10 +25,10 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
             }
         }
         ["panic-object", id] => {
-            call(env, parse_request_id(id)?.as_str(), &InjectFault::Panic).await?;
+            call_payment(env, &parse_request_id(id)?, &InjectFault::Panic).await?;
         }
         ["reset-object", id] => {
-            call(env, parse_request_id(id)?.as_str(), &InjectFault::Reset).await?;
+            call_payment(env, &parse_request_id(id)?, &InjectFault::Reset).await?;
         }
         ["index-down"] => payments_index::set_fault_down(true),
         ["index-up"] => payments_index::set_fault_down(false),

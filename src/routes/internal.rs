@@ -2,7 +2,7 @@
 
 use worker::{Env, Request, Response};
 
-use crate::objects::client::{call, not_found};
+use crate::objects::client::{call_payment, not_found};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{json_response, parse_request_id, read_body, verify_signed};
 use edgepay_core::backend::contract::parse_result_delivery;
@@ -25,7 +25,7 @@ pub async fn backend_result(
     facts.payment(request_id.as_str());
     let result = parse_result_delivery(&body)?;
     let cmd = DeliverResult { message_id, result };
-    match call(env, request_id.as_str(), &cmd)
+    match call_payment(env, &request_id, &cmd)
         .await?
         .ok_or_else(not_found)?
     {

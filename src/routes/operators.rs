@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use worker::{Env, Request, Response, Url};
 
-use crate::objects::client::call;
+use crate::objects::client::call_payment;
 use crate::routes::callers::server_caller;
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{header, json_response, origin, read_body};
@@ -16,6 +16,7 @@ use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_body::body_format;
 use edgepay_core::http::request_log::RequestFacts;
+use edgepay_core::ids::RequestId;
 use edgepay_core::objects::commands::{ReplayCallback, ReplayReply};
 use edgepay_core::operators::search::{page_body, without_cursor, Search};
 
@@ -92,7 +93,13 @@ pub async fn replay_dead_letters(
         let replay = ReplayCallback {
             tenant: client.tenant.clone(),
         };
-        async move { call(env, &row.request_id, &replay).await }
+        async move {
+            match RequestId::parse(&row.request_id) {
+                Some(id) => call_payment(env, &id, &replay).await,
+                // An index row is never the truth; one with a foreign id is skipped.
+                None => Ok(None),
+            }
+        }
     });
     let outcomes = join_all(replays).await;
     let started = outcomes

@@ -1,18 +1,19 @@
-//! The engine entry shared by every dialect: honour the Idempotency-Key, take the item lock,
-//! create the request object, hold the caller.
+//! The engine entry shared by every dialect: honour the Idempotency-Key, then create the payment in its lane, which takes the item lock and holds the caller in the same call.
 
 use worker::{Env, Request};
 
-use crate::objects::client::{call, call_existing, not_found};
+use crate::objects::client::{call, call_existing, call_payment, not_found};
+use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::idempotency_key;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::request_log::{RequestFacts, Transition};
 use edgepay_core::ids::RequestId;
 use edgepay_core::objects::commands::{
-    AcquireLock, ClaimKey, CreatePayment, ProbeHolder, ReadStatus, ReleaseLock, SettleKey,
+    AcquireLock, ClaimKey, CreatePayment, Created, ProbeHolder, ReadStatus, ReleaseLock, SettleKey,
 };
 use edgepay_core::payment::idempotency::{fingerprint, Claim, IdempotencyKey};
 use edgepay_core::payment::item_lock;
+use edgepay_core::payment::lane::Lane;
 use edgepay_core::payment::new_payment::NewPayment;
 use edgepay_core::payment::request_record::{Links, RequestView};
 use edgepay_core::payment::wait::WaitSecs;
@@ -58,8 +59,9 @@ async fn start(
     origin: &str,
     key: Option<&IdempotencyKey>,
 ) -> Result<(RequestView, bool), ApiError> {
+    let new_id = Lane::of(&payment.tenant, &payment.lock_name()).new_request_id();
     let Some(key) = key else {
-        let view = create(env, payment, wait, origin, RequestId::generate()).await?;
+        let view = create(env, payment, wait, origin, new_id).await?;
         return Ok((view, true));
     };
     // A client token's keys are its own: they never find a server's or another token's payment.
@@ -70,7 +72,7 @@ async fn start(
     let key_object = key.object_name(&key_scope);
     let cmd = ClaimKey {
         fingerprint: fingerprint(&payment),
-        request_id: RequestId::generate(),
+        request_id: new_id,
         hold_ms: wait.millis(),
     };
     let claimed = match call_existing(env, &key_object, &cmd).await? {
@@ -84,9 +86,11 @@ async fn start(
             request_id,
             answering: false,
         } => {
-            if call_existing(env, &request_id, &ProbeHolder {})
+            // Every id a key names was one of ours: anything else is a corrupt key record.
+            let id = RequestId::parse(&request_id).ok_or(ApiError::Internal)?;
+            if call_payment(env, &id, &ProbeHolder {})
                 .await?
-                .exists
+                .is_some_and(|probe| probe.exists)
             {
                 // The same answer as the first time: that request's current outcome.
                 let query = ReadStatus {
@@ -94,7 +98,7 @@ async fn start(
                     owner: payment.owner.clone(),
                     wait_ms: wait.millis(),
                 };
-                let view = call(env, &request_id, &query)
+                let view = call_payment(env, &id, &query)
                     .await?
                     .ok_or_else(not_found)?;
                 return Ok((view, false));
@@ -116,7 +120,14 @@ async fn start(
     outcome.map(|view| (view, true))
 }
 
-/// Takes the item lock, creates the request object and holds the caller.
+/// Creates the payment in the lane its id names, which refuses it (`409`) while another payment
+/// on its subject is in flight, and holds the caller. During the upgrade window
+/// (`LEGACY_ITEM_LOCKS_UNTIL`) the subject's lock of before lanes is taken first and given back
+/// after, so a payment accepted before the upgrade still keeps its item.
+///
+/// An id a key claimed before lanes (its first call cut short) names a lane by chance, not its
+/// subject's; the old lock covers that payment's subject through the window, which outlasts
+/// such keys' leases.
 async fn create(
     env: &Env,
     payment: NewPayment,
@@ -124,15 +135,20 @@ async fn create(
     origin: &str,
     request_id: RequestId,
 ) -> Result<RequestView, ApiError> {
-    let lock_name = payment.lock_name();
-    let lock_object = item_lock::shard_object(&payment.tenant, &lock_name);
-    let acquire = AcquireLock {
-        lock: lock_name.clone(),
-        request_id: request_id.clone(),
-    };
-    let lock = call_existing(env, &lock_object, &acquire).await?;
-    if !lock.acquired {
-        return Err(in_flight(origin, lock.holder));
+    let window = config(env)?.legacy_item_locks_until_ms;
+    let old_lock = window.is_some_and(|until| now_ms() < until).then(|| {
+        let lock = payment.lock_name();
+        (item_lock::shard_object(&payment.tenant, &lock), lock)
+    });
+    if let Some((shard, lock)) = &old_lock {
+        let acquire = AcquireLock {
+            lock: lock.clone(),
+            request_id: request_id.clone(),
+        };
+        let taken = call_existing(env, shard, &acquire).await?;
+        if !taken.acquired {
+            return Err(in_flight(origin, taken.holder));
+        }
     }
     let cmd = CreatePayment {
         request_id,
@@ -140,22 +156,18 @@ async fn create(
         wait_ms: wait.millis(),
         origin: origin.to_owned(),
     };
-    match call_existing(env, cmd.request_id.as_str(), &cmd).await {
-        Ok(view) => Ok(view),
-        Err(e) => {
-            // The object may have stored the request before the call broke (say, reset while the
-            // caller was held). Only a request that provably does not exist gives the lock back;
-            // otherwise it stays in flight and the item lock heals itself later.
-            if let Ok(probe) = call_existing(env, cmd.request_id.as_str(), &ProbeHolder {}).await {
-                if !probe.exists {
-                    let release = ReleaseLock {
-                        lock: lock_name,
-                        request_id: cmd.request_id.clone(),
-                    };
-                    let _ = call(env, &lock_object, &release).await;
-                }
-            }
-            Err(e)
-        }
+    let created = call_payment(env, &cmd.request_id, &cmd).await;
+    if let Some((shard, lock)) = old_lock {
+        // The lane holds the subject from here on (or refused it); a release that fails leaves
+        // a holder the old lock heals by asking the lane.
+        let release = ReleaseLock {
+            lock,
+            request_id: cmd.request_id.clone(),
+        };
+        let _ = call(env, &shard, &release).await;
+    }
+    match created?.ok_or(ApiError::Internal)? {
+        Created::Payment(view) => Ok(view),
+        Created::InFlight { holder } => Err(in_flight(origin, holder)),
     }
 }

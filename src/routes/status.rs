@@ -2,7 +2,7 @@
 
 use worker::{Env, Request, Response, Url};
 
-use crate::objects::client::{call, not_found};
+use crate::objects::client::{call_payment, not_found};
 use crate::routes::callers::{client_caller, request_id};
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{answer_response, header, origin};
@@ -42,7 +42,7 @@ pub async fn status(
         owner: caller.owner().map(str::to_owned),
         wait_ms: decision.wait.millis(),
     };
-    let view = call(env, request_id.as_str(), &query)
+    let view = call_payment(env, &request_id, &query)
         .await?
         .ok_or_else(not_found)?;
     facts.surface = view.dialect.into();

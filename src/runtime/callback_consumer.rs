@@ -22,7 +22,7 @@ use futures_util::future::{join_all, select, Either};
 use futures_util::FutureExt;
 use worker::{Context, Delay, Env, MessageBatch, MessageExt, RawMessage};
 
-use crate::objects::client::call;
+use crate::objects::client::call_payment;
 use crate::runtime::backend_client::signed_post;
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::log;
@@ -33,6 +33,7 @@ use edgepay_core::callback::slow_receivers::{receiver_key, Lane, SlowReceivers};
 use edgepay_core::callback::template::{CallbackTemplate, CallbackVars};
 use edgepay_core::callback::zai_signature;
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{ConfirmDeadLettered, FetchCallbackJob, ReportCallback};
 use edgepay_core::signing::SigningSecret;
@@ -48,10 +49,12 @@ pub const DEAD_LETTER_QUEUE_BINDING: &str = "CALLBACKS_DLQ";
 /// The dead-letter queue's name, to tell its batches apart.
 pub const DEAD_LETTER_QUEUE_NAME: &str = "edgepay-callbacks-dlq";
 
-fn parse(message: &RawMessage) -> Option<CallbackMessage> {
+/// The message and the request it is about; `None` for a shape or id this version never sends.
+fn parse(message: &RawMessage) -> Option<(CallbackMessage, RequestId)> {
     serde_wasm_bindgen::from_value::<CallbackMessage>(message.body())
         .ok()
         .filter(|m| m.v == CallbackMessage::VERSION)
+        .and_then(|m| RequestId::parse(&m.request_id).map(|id| (m, id)))
 }
 
 /// Entry point for both queues.
@@ -60,18 +63,18 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env, ctx: &Con
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
     let env = &env;
     join_all(messages.iter().map(|message| async move {
-        let Some(parsed) = parse(message) else {
+        let Some((parsed, id)) = parse(message) else {
             // An unknown shape can never succeed; keep it out of the retry loop.
             log::emit(&LogLine::error("malformed callback message acknowledged"));
             message.ack();
             return;
         };
         let handled = if dead_letters {
-            call(env, &parsed.request_id, &ConfirmDeadLettered {})
+            call_payment(env, &id, &ConfirmDeadLettered {})
                 .await
                 .map(|_| ())
         } else {
-            deliver(env, &parsed, ctx).await
+            deliver(env, &parsed, &id, ctx).await
         };
         match handled {
             Ok(()) => message.ack(),
@@ -84,7 +87,12 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env, ctx: &Con
 
 /// One attempt: ask the object what to send, then send it in the batch or, for a slow
 /// receiver, outside it. `Ok` once the attempt is reported or is carrying on outside the batch.
-async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<(), ApiError> {
+async fn deliver(
+    env: &Env,
+    message: &CallbackMessage,
+    id: &RequestId,
+    ctx: &Context,
+) -> Result<(), ApiError> {
     let cfg = config(env)?;
     let CallbackJob::Send {
         request_id,
@@ -95,9 +103,9 @@ async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<
         account,
         body,
         result_status,
-    } = call(
+    } = call_payment(
         env,
-        &message.request_id,
+        id,
         &FetchCallbackJob {
             attempt: message.attempt,
         },
@@ -129,7 +137,7 @@ async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<
                 format!("refused before sending: {why}"),
                 AttemptOutcome::Stop,
             );
-            return call(env, &request_id, &refused).await.map(|_| ());
+            return call_payment(env, id, &refused).await.map(|_| ());
         }
         Ok(_) if secrets.is_empty() => {
             let refused = report(
@@ -137,7 +145,7 @@ async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<
                 "refused: no callback signing secret is configured".to_owned(),
                 AttemptOutcome::Stop,
             );
-            return call(env, &request_id, &refused).await.map(|_| ());
+            return call_payment(env, id, &refused).await.map(|_| ());
         }
         Ok(url) => url,
     };
@@ -160,6 +168,7 @@ async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<
     };
     let lane = SLOW_RECEIVERS.with(|slow| slow.borrow().lane(&receiver, executed_ms));
     let env_owned = env.clone();
+    let id_owned = id.clone();
     let base = report(None, String::new(), AttemptOutcome::Stop);
     let receiver_seen = receiver.clone();
     let attempt = async move {
@@ -179,7 +188,9 @@ async fn deliver(env: &Env, message: &CallbackMessage, ctx: &Context) -> Result<
             outcome,
             ..base
         };
-        call(&env_owned, &request_id, &reported).await.map(|_| ())
+        call_payment(&env_owned, &id_owned, &reported)
+            .await
+            .map(|_| ())
     }
     .boxed_local();
 

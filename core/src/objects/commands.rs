@@ -18,9 +18,12 @@ use crate::payment::request_state::RequestState;
 /// The three object classes, by their `wrangler.toml` binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Object {
-    /// One per request id: the record, the held callers, the callback outbox.
+    /// One per lane (`payment::lane`): the payments of many subjects, each with its record, its
+    /// held callers, its callback outbox and its item lock. A payment accepted before lanes
+    /// lives alone in an object of this class named by its request id.
     PaymentRequest,
-    /// One per (tenant, subject): at most one payment in flight.
+    /// The item locks of before lanes, one shard per (tenant, subject hash): asked only during
+    /// the upgrade window (`LEGACY_ITEM_LOCKS_UNTIL`).
     ItemLock,
     /// One per (tenant, owner, `Idempotency-Key`).
     IdempotencyKey,
@@ -73,8 +76,12 @@ macro_rules! command {
 pub struct Ack {}
 
 // ---- the payment-request object ----
+//
+// Every command here is about one payment, whose request id travels beside the command
+// (`objects/client.rs::call_payment`): a lane holds many.
 
-/// Store, dispatch, and hold the caller up to `wait_ms`.
+/// Store, dispatch, and hold the caller up to `wait_ms`, unless another payment on the same
+/// subject is in flight.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CreatePayment {
     pub request_id: RequestId,
@@ -83,11 +90,21 @@ pub struct CreatePayment {
     /// The origin the client called, for absolute links in callbacks.
     pub origin: String,
 }
+
+/// What a create did.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Created {
+    /// The payment, new or (the same request id again) found, after holding the caller.
+    Payment(RequestView),
+    /// Another payment on the same subject is in flight: the `409`.
+    InFlight { holder: String },
+}
 command!(
     CreatePayment,
     PaymentRequest,
     "/create",
-    RequestView,
+    Created,
     hold = wait_ms
 );
 
@@ -129,7 +146,8 @@ pub enum ResultReply {
 }
 command!(DeliverResult, PaymentRequest, "/result", ResultReply);
 
-/// Whether the request exists and is terminal (the item lock heals stale holders with it).
+/// Whether the request exists and is terminal (the old item locks heal stale holders with it,
+/// and a repeated `Idempotency-Key` finds its request with it).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ProbeHolder {}
 command!(ProbeHolder, PaymentRequest, "/probe", HolderProbe);
@@ -218,6 +236,7 @@ command!(InjectFault, PaymentRequest, "/fault", Ack);
 
 // ---- the item-lock object ----
 
+/// Asked of the old shard only during the upgrade window, before a lane grants a subject.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AcquireLock {
     /// The lock's name (`NewPayment::lock_name`); its shard object is `item_lock::shard_object`.

@@ -2,6 +2,7 @@
 
 pub mod idempotency;
 pub mod item_lock;
+pub mod lane;
 pub mod new_payment;
 pub mod request_record;
 pub mod request_state;

@@ -1,0 +1,424 @@
+//! Where a payment-request object keeps its payments: a lane's tables, a row per payment keyed by request id, or the one-payment layout of an object from before lanes.
+//!
+//! A lane (`edgepay_core::payment::lane`) holds many payments, so every table carries the
+//! request id, and one alarm serves them all: each payment's next due time is a row in `due`,
+//! and the object's alarm is set to the earliest. An object made before lanes holds one payment
+//! as a document (`record`) with its own alarm; it keeps that layout until its payment is
+//! purged. Which layout an object has is read from its tables once per instance.
+
+use std::cell::Cell;
+
+use serde::Deserialize;
+use worker::{SqlStorageValue, State};
+
+use crate::objects::storage::{self, sql, table_exists, DocTable};
+use crate::runtime::http_io::OrInternal;
+use crate::runtime::log;
+use edgepay_core::http::api_error::ApiError;
+use edgepay_core::ids::RequestId;
+use edgepay_core::log_line::LogLine;
+use edgepay_core::payment::request_record::RequestRecord;
+
+/// Accepted result deliveries are remembered this long to refuse replays; older ones are stale anyway.
+const SEEN_DELIVERY_TTL_MS: u64 = 15 * 60 * 1000;
+
+/// How an object keeps its payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Many payments, keyed by request id (every object made since lanes).
+    Lane,
+    /// One payment, as the `record` document, with the object's alarm as its own.
+    Single,
+}
+
+/// The lane's tables. `payments.open` is 1 while the payment is not terminal: the unique
+/// index makes "one open payment per lock" a rule of the database too.
+const LANE_SCHEMA: [&str; 8] = [
+    "CREATE TABLE IF NOT EXISTS payments (request_id TEXT PRIMARY KEY, lock TEXT NOT NULL, \
+     open INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS payments_one_open_per_lock ON payments (lock) WHERE open = 1",
+    "CREATE TABLE IF NOT EXISTS attempts (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+     request_id TEXT NOT NULL, attempt INTEGER NOT NULL, executed_ms INTEGER NOT NULL, \
+     http_response INTEGER, detail TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS attempts_by_request ON attempts (request_id, seq)",
+    "CREATE TABLE IF NOT EXISTS deliveries_seen (request_id TEXT NOT NULL, message_id TEXT NOT NULL, \
+     seen_ms INTEGER NOT NULL, PRIMARY KEY (request_id, message_id))",
+    "CREATE INDEX IF NOT EXISTS deliveries_seen_by_time ON deliveries_seen (seen_ms)",
+    "CREATE TABLE IF NOT EXISTS due (request_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS due_by_time ON due (at_ms)",
+];
+
+/// The one-payment layout's log tables.
+const SINGLE_LOG_SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS callback_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, attempt INTEGER NOT NULL, \
+     executed_ms INTEGER NOT NULL, http_response INTEGER, detail TEXT NOT NULL)",
+];
+
+#[derive(Deserialize)]
+struct BodyRow {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    request_id: String,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct MinRow {
+    at: Option<f64>,
+}
+
+/// One logged callback attempt, as stored.
+#[derive(Deserialize)]
+pub struct AttemptRow {
+    pub attempt: f64,
+    pub executed_ms: f64,
+    pub http_response: Option<f64>,
+    pub detail: String,
+}
+
+/// An object's payments, in whichever layout it has. Caches only what this instance learnt
+/// about its own tables and alarm; the truth is always in storage.
+pub struct PaymentStore {
+    layout: Cell<Option<Layout>>,
+    /// The lane's tables exist (seen or created by this instance).
+    lane_ready: Cell<bool>,
+    /// The one-payment layout's document.
+    record: DocTable,
+    /// The one-payment layout's log tables exist.
+    single_logs_ready: Cell<bool>,
+    /// The alarm this instance set and has not yet seen fire: a later due time needs no new one.
+    alarm_at: Cell<Option<u64>>,
+}
+
+impl Default for PaymentStore {
+    fn default() -> Self {
+        Self {
+            layout: Cell::new(None),
+            lane_ready: Cell::new(false),
+            record: DocTable::new("record"),
+            single_logs_ready: Cell::new(false),
+            alarm_at: Cell::new(None),
+        }
+    }
+}
+
+fn parse_record(body: &str) -> Result<RequestRecord, ApiError> {
+    serde_json::from_str(body).map_err(|e| {
+        log::emit(
+            &LogLine::error("corrupt stored payment")
+                .with("table", "payments")
+                .with("detail", e.to_string()),
+        );
+        ApiError::Internal
+    })
+}
+
+fn exec_all(state: &State, statements: &[&str]) -> Result<(), ApiError> {
+    for statement in statements {
+        sql(state, statement, vec![])?;
+    }
+    Ok(())
+}
+
+impl PaymentStore {
+    /// The object's layout: one payment if it has the `record` document of before lanes.
+    pub fn layout(&self, state: &State) -> Result<Layout, ApiError> {
+        if let Some(layout) = self.layout.get() {
+            return Ok(layout);
+        }
+        let layout = if table_exists(state, "record")? {
+            Layout::Single
+        } else {
+            Layout::Lane
+        };
+        self.layout.set(Some(layout));
+        Ok(layout)
+    }
+
+    /// Whether the lane's tables exist; asking creates nothing.
+    fn lane_has_tables(&self, state: &State) -> Result<bool, ApiError> {
+        if !self.lane_ready.get() && table_exists(state, "payments")? {
+            self.lane_ready.set(true);
+        }
+        Ok(self.lane_ready.get())
+    }
+
+    fn ensure_lane_tables(&self, state: &State) -> Result<(), ApiError> {
+        if !self.lane_ready.get() {
+            exec_all(state, &LANE_SCHEMA)?;
+            self.lane_ready.set(true);
+        }
+        Ok(())
+    }
+
+    fn ensure_single_logs(&self, state: &State) -> Result<(), ApiError> {
+        if !self.single_logs_ready.get() {
+            exec_all(state, &SINGLE_LOG_SCHEMA)?;
+            self.single_logs_ready.set(true);
+        }
+        Ok(())
+    }
+
+    /// The payment `id`, if this object holds it (reading stores nothing).
+    pub fn load(&self, state: &State, id: &RequestId) -> Result<Option<RequestRecord>, ApiError> {
+        match self.layout(state)? {
+            Layout::Single => Ok(self
+                .record
+                .read::<RequestRecord>(state)?
+                .filter(|r| r.request_id() == id)),
+            Layout::Lane => {
+                if !self.lane_has_tables(state)? {
+                    return Ok(None);
+                }
+                let rows: Vec<BodyRow> = sql(
+                    state,
+                    "SELECT body FROM payments WHERE request_id = ?",
+                    vec![id.as_str().into()],
+                )?
+                .to_array()
+                .or_internal()?;
+                rows.first().map(|r| parse_record(&r.body)).transpose()
+            }
+        }
+    }
+
+    /// The one payment of an object from before lanes.
+    pub fn single_record(&self, state: &State) -> Result<Option<RequestRecord>, ApiError> {
+        self.record.read(state)
+    }
+
+    pub fn save(&self, state: &State, record: &RequestRecord) -> Result<(), ApiError> {
+        match self.layout(state)? {
+            Layout::Single => self.record.write(state, record),
+            Layout::Lane => {
+                self.ensure_lane_tables(state)?;
+                let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
+                let open = i64::from(!record.state().is_terminal());
+                sql(
+                    state,
+                    "INSERT OR REPLACE INTO payments (request_id, lock, open, body) VALUES (?, ?, ?, ?)",
+                    vec![
+                        record.request_id().as_str().into(),
+                        record.lock_name().into(),
+                        open.into(),
+                        body.into(),
+                    ],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The lane's payment that holds `lock` (is not terminal), if any.
+    pub fn open_holder(&self, state: &State, lock: &str) -> Result<Option<String>, ApiError> {
+        if self.layout(state)? != Layout::Lane || !self.lane_has_tables(state)? {
+            return Ok(None);
+        }
+        let rows: Vec<IdRow> = sql(
+            state,
+            "SELECT request_id FROM payments WHERE lock = ? AND open = 1",
+            vec![lock.into()],
+        )?
+        .to_array()
+        .or_internal()?;
+        Ok(rows.into_iter().next().map(|r| r.request_id))
+    }
+
+    /// Notes a result delivery `message_id` for `id`; `false` if it was seen already (a replay).
+    pub fn remember_delivery(
+        &self,
+        state: &State,
+        id: &RequestId,
+        message_id: &str,
+        now: u64,
+    ) -> Result<bool, ApiError> {
+        let cutoff = now.saturating_sub(SEEN_DELIVERY_TTL_MS) as i64;
+        let now = now as i64;
+        let (prune, count, insert, keys): (_, _, _, Vec<SqlStorageValue>) = match self
+            .layout(state)?
+        {
+            Layout::Single => {
+                self.ensure_single_logs(state)?;
+                (
+                    "DELETE FROM seen_delivery WHERE seen_ms < ?",
+                    "SELECT COUNT(*) AS n FROM seen_delivery WHERE message_id = ?",
+                    "INSERT INTO seen_delivery (message_id, seen_ms) VALUES (?, ?)",
+                    vec![message_id.into()],
+                )
+            }
+            Layout::Lane => {
+                self.ensure_lane_tables(state)?;
+                (
+                        "DELETE FROM deliveries_seen WHERE seen_ms < ?",
+                        "SELECT COUNT(*) AS n FROM deliveries_seen WHERE request_id = ? AND message_id = ?",
+                        "INSERT INTO deliveries_seen (request_id, message_id, seen_ms) VALUES (?, ?, ?)",
+                        vec![id.as_str().into(), message_id.into()],
+                    )
+            }
+        };
+        sql(state, prune, vec![cutoff.into()])?;
+        let seen: Vec<CountRow> = sql(state, count, keys.clone())?.to_array().or_internal()?;
+        if seen.first().is_some_and(|r| r.n >= 1.0) {
+            return Ok(false);
+        }
+        let mut values = keys;
+        values.push(now.into());
+        sql(state, insert, values)?;
+        Ok(true)
+    }
+
+    /// Appends one callback attempt to `id`'s delivery log.
+    pub fn log_attempt(
+        &self,
+        state: &State,
+        id: &RequestId,
+        attempt: u32,
+        executed_ms: u64,
+        http_response: Option<u16>,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        let status: SqlStorageValue =
+            http_response.map_or(SqlStorageValue::Null, |s| i64::from(s).into());
+        let mut values: Vec<SqlStorageValue> = vec![
+            i64::from(attempt).into(),
+            (executed_ms as i64).into(),
+            status,
+            detail.into(),
+        ];
+        let insert = match self.layout(state)? {
+            Layout::Single => {
+                self.ensure_single_logs(state)?;
+                "INSERT INTO callback_log (attempt, executed_ms, http_response, detail) VALUES (?, ?, ?, ?)"
+            }
+            Layout::Lane => {
+                self.ensure_lane_tables(state)?;
+                values.push(id.as_str().into());
+                "INSERT INTO attempts (attempt, executed_ms, http_response, detail, request_id) VALUES (?, ?, ?, ?, ?)"
+            }
+        };
+        sql(state, insert, values)?;
+        Ok(())
+    }
+
+    /// `id`'s delivery log, oldest first.
+    pub fn attempts(&self, state: &State, id: &RequestId) -> Result<Vec<AttemptRow>, ApiError> {
+        let cursor = match self.layout(state)? {
+            Layout::Single => {
+                self.ensure_single_logs(state)?;
+                sql(
+                    state,
+                    "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
+                    vec![],
+                )?
+            }
+            Layout::Lane => {
+                if !self.lane_has_tables(state)? {
+                    return Ok(Vec::new());
+                }
+                sql(
+                    state,
+                    "SELECT attempt, executed_ms, http_response, detail FROM attempts WHERE request_id = ? ORDER BY seq",
+                    vec![id.as_str().into()],
+                )?
+            }
+        };
+        cursor.to_array().or_internal()
+    }
+
+    /// `id` is next due at `at_ms` (its next submission, callback deadline, expiry or purge).
+    pub async fn set_due(&self, state: &State, id: &RequestId, at_ms: u64) -> Result<(), ApiError> {
+        match self.layout(state)? {
+            Layout::Single => storage::set_alarm_at(state, at_ms).await,
+            Layout::Lane => {
+                self.ensure_lane_tables(state)?;
+                sql(
+                    state,
+                    "INSERT OR REPLACE INTO due (request_id, at_ms) VALUES (?, ?)",
+                    vec![id.as_str().into(), (at_ms as i64).into()],
+                )?;
+                self.arm(state).await
+            }
+        }
+    }
+
+    /// Sets the lane's alarm to its earliest due time, unless an alarm this instance set will
+    /// fire no later (it then finds nothing due, and arms again).
+    pub async fn arm(&self, state: &State) -> Result<(), ApiError> {
+        if !self.lane_has_tables(state)? {
+            return Ok(());
+        }
+        let rows: Vec<MinRow> = sql(state, "SELECT MIN(at_ms) AS at FROM due", vec![])?
+            .to_array()
+            .or_internal()?;
+        let Some(earliest) = rows.first().and_then(|r| r.at).map(|at| at.max(0.0) as u64) else {
+            return Ok(());
+        };
+        if self.alarm_at.get().is_some_and(|set| set <= earliest) {
+            return Ok(());
+        }
+        storage::set_alarm_at(state, earliest).await?;
+        self.alarm_at.set(Some(earliest));
+        Ok(())
+    }
+
+    /// The alarm fired: none is set until the next `arm`.
+    pub fn alarm_fired(&self) {
+        self.alarm_at.set(None);
+    }
+
+    /// Up to `limit` of the lane's payments due by `now`, earliest first.
+    pub fn due_now(&self, state: &State, now: u64, limit: u32) -> Result<Vec<String>, ApiError> {
+        if !self.lane_has_tables(state)? {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<IdRow> = sql(
+            state,
+            "SELECT request_id FROM due WHERE at_ms <= ? ORDER BY at_ms LIMIT ?",
+            vec![(now as i64).into(), i64::from(limit).into()],
+        )?
+        .to_array()
+        .or_internal()?;
+        Ok(rows.into_iter().map(|r| r.request_id).collect())
+    }
+
+    /// Deletes payment `id` and everything kept for it.
+    pub async fn purge(&self, state: &State, id: &RequestId) -> Result<(), ApiError> {
+        match self.layout(state)? {
+            Layout::Single => {
+                state.storage().delete_alarm().await.or_internal()?;
+                state.storage().delete_all().await.or_internal()?;
+                self.record.forget();
+                self.single_logs_ready.set(false);
+                self.layout.set(None);
+                Ok(())
+            }
+            Layout::Lane => {
+                self.drop_rows(state, id)?;
+                self.arm(state).await
+            }
+        }
+    }
+
+    /// Deletes every row of `id` in the lane (a due row whose payment is gone included).
+    pub fn drop_rows(&self, state: &State, id: &RequestId) -> Result<(), ApiError> {
+        if !self.lane_has_tables(state)? {
+            return Ok(());
+        }
+        for table in ["payments", "attempts", "deliveries_seen", "due"] {
+            sql(
+                state,
+                &format!("DELETE FROM {table} WHERE request_id = ?"),
+                vec![id.as_str().into()],
+            )?;
+        }
+        Ok(())
+    }
+}
