@@ -504,30 +504,35 @@ impl RequestObject {
                 None => Ok(()),
             };
         }
-        let due = self.store.due_now(&self.state, now_ms(), DUE_PER_ALARM)?;
-        join_all(
-            due.iter()
-                .filter_map(|raw| RequestId::parse(raw))
-                .map(|id| async move {
-                    if let Err(e) = self.run_payment(&id).await {
-                        log::emit(
-                            &LogLine::warn("payment run failed; it is tried again")
-                                .with("payment_id", id.as_str())
-                                .with("detail", format!("{e:?}")),
-                        );
-                        let again = now_ms().saturating_add(DUE_RETRY_MS);
-                        if let Err(e) = self.store.set_due(&self.state, &id, again).await {
-                            log::emit(
-                                &LogLine::error("could not reschedule a payment")
-                                    .with("payment_id", id.as_str())
-                                    .with("detail", format!("{e:?}")),
-                            );
-                        }
-                    }
-                }),
-        )
+        let mut due = Vec::new();
+        for raw in self.store.due_now(&self.state, now_ms(), DUE_PER_ALARM)? {
+            match RequestId::parse(&raw) {
+                Some(id) => due.push(id),
+                None => {
+                    log::emit(&LogLine::error("corrupt due row dropped").with("payment_id", &raw));
+                    self.store.drop_rows_of(&self.state, &raw)?;
+                }
+            }
+        }
+        join_all(due.into_iter().map(|id| async move {
+            if let Err(e) = self.run_payment(&id).await {
+                log::emit(
+                    &LogLine::warn("payment run failed; it is tried again")
+                        .with("payment_id", id.as_str())
+                        .with("detail", format!("{e:?}")),
+                );
+                let again = now_ms().saturating_add(DUE_RETRY_MS);
+                if let Err(e) = self.store.set_due(&self.state, &id, again).await {
+                    log::emit(
+                        &LogLine::error("could not reschedule a payment")
+                            .with("payment_id", id.as_str())
+                            .with("detail", format!("{e:?}")),
+                    );
+                }
+            }
+        }))
         .await;
-        self.store.arm(&self.state).await
+        self.store.rearm_after_alarm(&self.state, now_ms()).await
     }
 
     /// Writes the record's row to the payments index when the index lacks it. A failure (D1

@@ -349,16 +349,21 @@ impl PaymentStore {
         }
     }
 
-    /// Sets the lane's alarm to its earliest due time, unless an alarm this instance set will
-    /// fire no later (it then finds nothing due, and arms again).
-    pub async fn arm(&self, state: &State) -> Result<(), ApiError> {
+    /// The lane's earliest due time, if any payment is due at all.
+    fn earliest_due(&self, state: &State) -> Result<Option<u64>, ApiError> {
         if !self.lane_has_tables(state)? {
-            return Ok(());
+            return Ok(None);
         }
         let rows: Vec<MinRow> = sql(state, "SELECT MIN(at_ms) AS at FROM due", vec![])?
             .to_array()
             .or_internal()?;
-        let Some(earliest) = rows.first().and_then(|r| r.at).map(|at| at.max(0.0) as u64) else {
+        Ok(rows.first().and_then(|r| r.at).map(|at| at.max(0.0) as u64))
+    }
+
+    /// Sets the lane's alarm to its earliest due time, unless an alarm this instance set will
+    /// fire no later (it then finds nothing due, and arms again).
+    pub async fn arm(&self, state: &State) -> Result<(), ApiError> {
+        let Some(earliest) = self.earliest_due(state)? else {
             return Ok(());
         };
         if self.alarm_at.get().is_some_and(|set| set <= earliest) {
@@ -366,6 +371,21 @@ impl PaymentStore {
         }
         storage::set_alarm_at(state, earliest).await?;
         self.alarm_at.set(Some(earliest));
+        Ok(())
+    }
+
+    /// The end of an alarm run: the alarm is set afresh to the earliest due time, and never at
+    /// or before `now`. The runtime deletes the alarm when the handler returns unless it was
+    /// set to a new time meanwhile, and an `arm` during the run may have set it to the very
+    /// time that fired, which would then be deleted with every payment still due.
+    pub async fn rearm_after_alarm(&self, state: &State, now: u64) -> Result<(), ApiError> {
+        self.alarm_at.set(None);
+        let Some(earliest) = self.earliest_due(state)? else {
+            return Ok(());
+        };
+        let at = earliest.max(now.saturating_add(1));
+        storage::set_alarm_at(state, at).await?;
+        self.alarm_at.set(Some(at));
         Ok(())
     }
 
@@ -409,6 +429,11 @@ impl PaymentStore {
 
     /// Deletes every row of `id` in the lane (a due row whose payment is gone included).
     pub fn drop_rows(&self, state: &State, id: &RequestId) -> Result<(), ApiError> {
+        self.drop_rows_of(state, id.as_str())
+    }
+
+    /// As `drop_rows`, for a stored id that is not a request id (corrupt: it could never run).
+    pub fn drop_rows_of(&self, state: &State, raw_id: &str) -> Result<(), ApiError> {
         if !self.lane_has_tables(state)? {
             return Ok(());
         }
@@ -416,7 +441,7 @@ impl PaymentStore {
             sql(
                 state,
                 &format!("DELETE FROM {table} WHERE request_id = ?"),
-                vec![id.as_str().into()],
+                vec![raw_id.into()],
             )?;
         }
         Ok(())

@@ -13,7 +13,7 @@ use edgepay_core::objects::commands::{
 };
 use edgepay_core::payment::idempotency::{fingerprint, Claim, IdempotencyKey};
 use edgepay_core::payment::item_lock;
-use edgepay_core::payment::lane::Lane;
+use edgepay_core::payment::lane::{self, Lane};
 use edgepay_core::payment::new_payment::NewPayment;
 use edgepay_core::payment::request_record::{Links, RequestView};
 use edgepay_core::payment::wait::WaitSecs;
@@ -110,6 +110,15 @@ async fn start(
     };
     // Every id a key names was one of ours: anything else is a corrupt key record.
     let request_id = RequestId::parse(&claimed).ok_or(ApiError::Internal)?;
+    if lane::object_of(&request_id) != Lane::of(&payment.tenant, &payment.lock_name()).object_name()
+        && !old_locks_asked(env)?
+    {
+        // Claimed before lanes, its first call cut short before the payment was stored: the
+        // lane its id names is not its subject's, so it could not see another payment on the
+        // subject, and the old locks no longer guard it. Refused rather than risk a second
+        // payment; a new key starts afresh.
+        return Err(ApiError::IdempotencyMismatch);
+    }
     let outcome = create(env, payment, wait, origin, request_id.clone()).await;
     // Answered (or failed): a retry with this key may now see the request's outcome. If this
     // call fails, the lease simply runs out.
@@ -120,14 +129,20 @@ async fn start(
     outcome.map(|view| (view, true))
 }
 
+/// Whether new payments still take their subject's lock of before lanes (the upgrade window).
+fn old_locks_asked(env: &Env) -> Result<bool, ApiError> {
+    let window = config(env)?.legacy_item_locks_until_ms;
+    Ok(window.is_some_and(|until| now_ms() < until))
+}
+
 /// Creates the payment in the lane its id names, which refuses it (`409`) while another payment
 /// on its subject is in flight, and holds the caller. During the upgrade window
 /// (`LEGACY_ITEM_LOCKS_UNTIL`) the subject's lock of before lanes is taken first and given back
 /// after, so a payment accepted before the upgrade still keeps its item.
 ///
 /// An id a key claimed before lanes (its first call cut short) names a lane by chance, not its
-/// subject's; the old lock covers that payment's subject through the window, which outlasts
-/// such keys' leases.
+/// subject's; the old lock guards that payment's subject during the window (`start` refuses
+/// such an id after it).
 async fn create(
     env: &Env,
     payment: NewPayment,
@@ -135,8 +150,7 @@ async fn create(
     origin: &str,
     request_id: RequestId,
 ) -> Result<RequestView, ApiError> {
-    let window = config(env)?.legacy_item_locks_until_ms;
-    let old_lock = window.is_some_and(|until| now_ms() < until).then(|| {
+    let old_lock = old_locks_asked(env)?.then(|| {
         let lock = payment.lock_name();
         (item_lock::shard_object(&payment.tenant, &lock), lock)
     });
