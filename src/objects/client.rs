@@ -27,13 +27,45 @@ pub const PAYMENT_HEADER: &str = "edgepay-payment";
 /// payment it holds but will not show this caller).
 pub const UNKNOWN_PAYMENT_HEADER: &str = "edgepay-unknown-payment";
 
-/// What an object answered.
-enum Answer<R> {
-    Reply(R),
+/// What an object answered, before its reply is decoded.
+enum Answer {
+    /// `200`, with the reply's JSON.
+    Reply(String),
     /// `404`: no such request (or not for this caller).
     NotFound,
     /// `404` from a lane that does not hold the payment at all.
     UnknownPayment,
+}
+
+/// Where a command goes and what it carries; everything the (non-generic) sending needs.
+struct Envelope<'a> {
+    binding: &'static str,
+    path: &'static str,
+    body: String,
+    hold_ms: u64,
+    payment: Option<&'a RequestId>,
+}
+
+impl<'a> Envelope<'a> {
+    fn of<C: Command>(command: &C, payment: Option<&'a RequestId>) -> Result<Self, ApiError> {
+        Ok(Self {
+            binding: C::OBJECT.binding(),
+            path: C::PATH,
+            body: serde_json::to_string(command).map_err(|_| ApiError::Internal)?,
+            hold_ms: command.hold_ms(),
+            payment,
+        })
+    }
+}
+
+/// The reply's JSON as `R`; `None` for a `404` of either kind.
+fn decode<R: serde::de::DeserializeOwned>(answer: Answer) -> Result<Option<R>, ApiError> {
+    match answer {
+        Answer::Reply(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|_| ApiError::Internal),
+        Answer::NotFound | Answer::UnknownPayment => Ok(None),
+    }
 }
 
 /// How long a call may take beyond the time the object is asked to hold the caller.
@@ -63,10 +95,7 @@ pub async fn call<C: Command>(
     name: &str,
     command: &C,
 ) -> Result<Option<C::Reply>, ApiError> {
-    Ok(match send(env, name, command, None).await? {
-        Answer::Reply(reply) => Some(reply),
-        Answer::NotFound | Answer::UnknownPayment => None,
-    })
+    decode(send(env, name, &Envelope::of(command, None)?).await?)
 }
 
 /// Sends `command` about payment `id` to the object that holds it: the lane named in the id
@@ -77,24 +106,29 @@ pub async fn call_payment<C: Command>(
     id: &RequestId,
     command: &C,
 ) -> Result<Option<C::Reply>, ApiError> {
-    match send(env, &lane::object_of(id), command, Some(id)).await? {
-        Answer::Reply(reply) => Ok(Some(reply)),
-        Answer::NotFound => Ok(None),
-        Answer::UnknownPayment => Ok(match send(env, id.as_str(), command, Some(id)).await? {
-            Answer::Reply(reply) => Some(reply),
-            Answer::NotFound | Answer::UnknownPayment => None,
-        }),
+    decode(send_about_payment(env, id, &Envelope::of(command, Some(id))?).await?)
+}
+
+async fn send_about_payment(
+    env: &Env,
+    id: &RequestId,
+    envelope: &Envelope<'_>,
+) -> Result<Answer, ApiError> {
+    match send(env, &lane::object_of(id), envelope).await? {
+        Answer::UnknownPayment => send(env, id.as_str(), envelope).await,
+        answer => Ok(answer),
     }
 }
 
-async fn send<C: Command>(
-    env: &Env,
-    name: &str,
-    command: &C,
-    payment: Option<&RequestId>,
-) -> Result<Answer<C::Reply>, ApiError> {
-    let body = serde_json::to_string(command).map_err(|_| ApiError::Internal)?;
-    let binding = C::OBJECT.binding();
+/// One command to the object `name`, raced against its deadline.
+async fn send(env: &Env, name: &str, envelope: &Envelope<'_>) -> Result<Answer, ApiError> {
+    let Envelope {
+        binding,
+        path,
+        body,
+        hold_ms,
+        payment,
+    } = envelope;
     let attempt = async {
         let stub = env
             .durable_object(binding)?
@@ -102,37 +136,31 @@ async fn send<C: Command>(
             .get_stub()?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
-            .with_body(Some(JsValue::from_str(&body)));
+            .with_body(Some(JsValue::from_str(body)));
         if let Some(id) = payment {
             let headers = worker::Headers::new();
             headers.set(PAYMENT_HEADER, id.as_str())?;
             init.with_headers(headers);
         }
-        let request =
-            Request::new_with_init(&format!("https://{binding}.internal{}", C::PATH), &init)?;
+        let request = Request::new_with_init(&format!("https://{binding}.internal{path}"), &init)?;
         let mut resp = stub.fetch_with_request(request).await?;
         match resp.status_code() {
-            200 => resp.json::<C::Reply>().await.map(|v| Ok(Answer::Reply(v))),
+            200 => resp.text().await.map(|v| Ok(Answer::Reply(v))),
             404 if resp.headers().has(UNKNOWN_PAYMENT_HEADER)? => Ok(Ok(Answer::UnknownPayment)),
             404 => Ok(Ok(Answer::NotFound)),
             status => Ok(Err(status)),
         }
     };
-    let deadline = Delay::from(Duration::from_millis(
-        command.hold_ms().saturating_add(CALL_GRACE_MS),
-    ));
+    let deadline = Delay::from(Duration::from_millis(hold_ms.saturating_add(CALL_GRACE_MS)));
     let outcome = match select(Box::pin(attempt), deadline).await {
         Either::Left((outcome, _)) => Some(outcome),
         Either::Right(_) => None,
     };
     match outcome {
-        Some(Ok(Ok(value))) => Ok(value),
-        Some(Ok(Err(status))) => Err(unavailable(
-            C::PATH,
-            format!("object answered HTTP {status}"),
-        )),
-        Some(Err(e)) => Err(unavailable(C::PATH, e)),
-        None => Err(unavailable(C::PATH, "no answer before the deadline")),
+        Some(Ok(Ok(answer))) => Ok(answer),
+        Some(Ok(Err(status))) => Err(unavailable(path, format!("object answered HTTP {status}"))),
+        Some(Err(e)) => Err(unavailable(path, e)),
+        None => Err(unavailable(path, "no answer before the deadline")),
     }
 }
 

@@ -10,7 +10,6 @@
 //! request id, and runs the same code over its old layout until that payment is purged.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -74,8 +73,9 @@ pub struct PaymentRequest {
 struct RequestObject {
     state: State,
     env: Env,
-    /// Callers held open, by payment; all of a payment's are woken when it turns terminal.
-    waiters: RefCell<HashMap<RequestId, Vec<oneshot::Sender<()>>>>,
+    /// Callers held open, each with its payment; all of a payment's are woken when it turns
+    /// terminal. A lane holds a few hundred at most, so a list is enough.
+    waiters: RefCell<Vec<(RequestId, oneshot::Sender<()>)>>,
     /// The payments, in this object's layout.
     store: PaymentStore,
 }
@@ -98,8 +98,10 @@ impl RequestObject {
     }
 
     fn wake_all(&self, id: &RequestId) {
-        let held = self.waiters.borrow_mut().remove(id).unwrap_or_default();
-        for waiter in held {
+        let held = std::mem::take(&mut *self.waiters.borrow_mut());
+        let (woken, kept): (Vec<_>, Vec<_>) = held.into_iter().partition(|(of, _)| of == id);
+        *self.waiters.borrow_mut() = kept;
+        for (_, waiter) in woken {
             // A caller that already timed out dropped its receiver; nothing to do.
             let _ = waiter.send(());
         }
@@ -111,26 +113,17 @@ impl RequestObject {
             return;
         }
         let (tx, rx) = oneshot::channel();
-        self.waiters
-            .borrow_mut()
-            .entry(id.clone())
-            .or_default()
-            .push(tx);
+        self.waiters.borrow_mut().push((id.clone(), tx));
         {
             let timer = Delay::from(Duration::from_millis(wait_ms));
             pin_mut!(timer);
             // Either outcome ends the hold; the caller then reads the stored state.
             let _ = select(rx, timer).await;
         }
-        // This caller's sender (if it timed out) is now cancelled: forget it, and the payment's
-        // entry once nobody waits on it.
-        let mut waiters = self.waiters.borrow_mut();
-        if let Some(held) = waiters.get_mut(id) {
-            held.retain(|w| !w.is_canceled());
-            if held.is_empty() {
-                waiters.remove(id);
-            }
-        }
+        // This caller's sender (if it timed out) is now cancelled: forget it, and any other's.
+        self.waiters
+            .borrow_mut()
+            .retain(|(_, waiter)| !waiter.is_canceled());
     }
 
     /// The request's view after holding the caller while it is not terminal.
@@ -707,7 +700,7 @@ impl DurableObject for PaymentRequest {
             this: Rc::new(RequestObject {
                 state,
                 env,
-                waiters: RefCell::new(HashMap::new()),
+                waiters: RefCell::new(Vec::new()),
                 store: PaymentStore::default(),
             }),
         }
