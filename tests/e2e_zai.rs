@@ -745,3 +745,81 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
     .await;
     assert_eq!(malformed.status, 400);
 }
+
+/// Two items of tenant A whose payments share a lane (one object), found with the gateway's
+/// own lane rule; the test checks the ids agree, so a change of rule fails it, not skips it.
+fn two_items_in_one_lane() -> (String, String) {
+    use edgepay_core::payment::lane::Lane;
+    let lane_of = |item: &str| Lane::of("tenant-a", &format!("tenant-a/item/{item}"));
+    let first = unique("lane");
+    let second = (0..100_000)
+        .map(|i| format!("{first}-{i}"))
+        .find(|candidate| lane_of(candidate) == lane_of(&first))
+        .expect("some item shares the first one's lane");
+    (first, second)
+}
+
+fn id_of(reply: &Reply) -> String {
+    reply.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn payments_sharing_a_lane_keep_their_own_lock_result_and_held_callers() {
+    let (a, b) = two_items_in_one_lane();
+    backend().script(&a, Behavior::Acknowledge);
+    backend().script(&b, Behavior::Acknowledge);
+    let pay = |item: &str| make_payment(base(), item, &json!({"account_id": ACCOUNT})).send();
+    let (first_a, first_b) = (pay(&a).await, pay(&b).await);
+    assert_eq!(first_a.status, 202, "{}", first_a.text);
+    assert_eq!(first_b.status, 202, "{}", first_b.text);
+    let (id_a, id_b) = (id_of(&first_a), id_of(&first_b));
+    assert_ne!(id_a, id_b);
+    assert_eq!(id_a.get(..6), id_b.get(..6), "both ids name the same lane");
+
+    // Each item's lock is its own, though one object holds both.
+    let again_a = pay(&a).await;
+    assert_eq!(again_a.status, 409, "{}", again_a.text);
+    assert_eq!(id_of(&again_a), id_a);
+    let again_b = pay(&b).await;
+    assert_eq!(again_b.status, 409, "{}", again_b.text);
+    assert_eq!(id_of(&again_b), id_b);
+
+    // A caller held on each; A's result wakes A's caller only.
+    let held = |id: &str, wait: u32| {
+        Call::new("GET", format!("{}/request/{id}/status?wait={wait}", base())).send()
+    };
+    let held_a = tokio::spawn(held(&id_a, 20));
+    let held_b = tokio::spawn(held(&id_b, 3));
+    backend().await_dispatches(&a, 1, DEADLINE).await;
+    let body_a = item_body(&a, "completed", 22500);
+    assert_eq!(
+        deliver_result(base(), &id_a, 200, &body_a).await.status,
+        200
+    );
+    let woken_a = held_a.await.expect("held caller of A");
+    assert_eq!(woken_a.status, 200, "{}", woken_a.text);
+    assert_eq!(woken_a.json, body_a);
+    let still_b = held_b.await.expect("held caller of B");
+    assert_eq!(still_b.status, 202, "{}", still_b.text);
+    assert_eq!(still_b.json["request_id"], id_b.as_str());
+
+    // A is free again (a new payment, in the same lane); B still holds its item.
+    let next_a = pay(&a).await;
+    assert_eq!(next_a.status, 202, "{}", next_a.text);
+    assert_ne!(id_of(&next_a), id_a);
+    assert_eq!(id_of(&next_a).get(..6), id_a.get(..6));
+    assert_eq!(pay(&b).await.status, 409);
+
+    // B's own result completes B, with its own body.
+    let body_b = item_body(&b, "completed", 22500);
+    assert_eq!(
+        deliver_result(base(), &id_b, 200, &body_b).await.status,
+        200
+    );
+    let done_b = held(&id_b, 0).await;
+    assert_eq!(done_b.status, 200, "{}", done_b.text);
+    assert_eq!(done_b.json, body_b);
+}
