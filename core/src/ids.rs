@@ -89,14 +89,9 @@ impl fmt::Display for AccountId {
 pub struct RequestId(String);
 
 impl RequestId {
-    /// A fresh random id. Uses the platform CSPRNG (WebCrypto in the Worker).
-    pub fn generate() -> Self {
-        Self(Uuid::new_v4().simple().to_string())
-    }
-
     /// A fresh id whose first three bytes are `prefix` (a payment lane, `payment::lane`) and
-    /// whose other 98 random bits come from the platform CSPRNG. It is still a v4 UUID: the
-    /// version and variant bits are not in the prefix.
+    /// whose other 98 random bits come from the platform CSPRNG (WebCrypto in the Worker). It
+    /// is still a v4 UUID: the version and variant bits are not in the prefix.
     pub fn generate_with_prefix(prefix: [u8; 3]) -> Self {
         let mut bytes = Uuid::new_v4().into_bytes();
         for (byte, fixed) in bytes.iter_mut().zip(prefix) {
@@ -179,7 +174,7 @@ mod tests {
 
     #[test]
     fn request_ids_round_trip_in_simple_form() {
-        let id = RequestId::generate();
+        let id = RequestId::generate_with_prefix([0, 1, 2]);
         let text = id.to_string();
         assert_eq!(text.len(), 32);
         assert_eq!(RequestId::parse(&text), Some(id.clone()));
