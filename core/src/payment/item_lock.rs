@@ -1,11 +1,10 @@
-//! The item lock's rule: at most one payment in flight per (tenant, subject), where each lock lives, and when a holder that no longer needs it is replaced.
+//! The item lock of before lanes: where each lock lived (a tenant's shard) and when a holder that no longer needs it is replaced. New payments keep their lock in their lane (`payment::lane`); these rules serve only the upgrade window (`LEGACY_ITEM_LOCKS_UNTIL`).
 //!
-//! A tenant's locks are spread over `LOCK_SHARDS` objects, each holding the locks of many
-//! subjects, so the objects stay warm: a fresh object per subject paid its creation on every
-//! first payment of a subject. The holder is released by its own request when that turns terminal. A holder whose request
-//! was never created (the edge failed between acquiring and creating), or whose release was
-//! lost, is healed on the next conflict: the lock asks the holder's request how it stands and
-//! decides here.
+//! A tenant's locks were spread over `LOCK_SHARDS` objects, each holding the locks of many
+//! subjects. The holder is released by its own request when that turns terminal. A holder
+//! whose request was never created (the edge failed between acquiring and creating), or whose
+//! release was lost, is healed on the next conflict: the lock asks the holder's request how it
+//! stands and decides here.
 
 use serde::{Deserialize, Serialize};
 

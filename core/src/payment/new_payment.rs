@@ -56,7 +56,8 @@ impl NewPayment {
         self
     }
 
-    /// The name of the item-lock object that serialises payments for this subject.
+    /// The name of this subject's item lock, which serialises its payments: the key of its open
+    /// row in its lane (and of its lock in the old shards during the upgrade window).
     pub fn lock_name(&self) -> String {
         format!(
             "{}/{}/{}",
