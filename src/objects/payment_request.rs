@@ -52,10 +52,6 @@ thread_local! {
     static BACKEND_BREAKER: RefCell<Breaker> = RefCell::new(Breaker::default());
 }
 
-/// How long after accepting a payment it is due again, should this instance die before its
-/// first submission (run at once, in the object) was stored as begun.
-const FIRST_SUBMISSION_SAFETY_NET_MS: u64 = 1_000;
-
 /// How many due payments one alarm of a lane runs at once; the rest are due at once after.
 const DUE_PER_ALARM: u32 = 64;
 
@@ -161,31 +157,34 @@ impl RequestObject {
         }
         let cfg = config(&self.env)?;
         let now = now_ms();
-        let record =
-            RequestRecord::accept(cmd.request_id, cmd.payment, cmd.origin, now, &cfg.lifetimes);
+        let mut record =
+            RequestRecord::accept(cmd.request_id, cmd.payment, cmd.origin, now, &cfg.lifetimes)
+                .with_lock_in_own_row();
+        // Accepted and its first submission begun in one write: the submission is started
+        // below, outside this call so it goes on if the caller leaves, and the due time the
+        // record then carries (the submission's timeout) resumes it should this instance die.
+        let submit = self.take_submission(&mut record)?;
         self.save(&record)?;
         log_transition(&record, "accepted");
-        // The first submission starts now, in this object but outside this call, so it goes on
-        // if the caller leaves; the due time is the safety net should this instance die first.
-        let id = record.request_id().clone();
-        self.store
-            .set_due(
-                &self.state,
-                &id,
-                now.saturating_add(FIRST_SUBMISSION_SAFETY_NET_MS),
-            )
-            .await?;
-        let this = Rc::clone(self);
-        let run_id = id.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = this.run_payment(&run_id).await {
-                log::emit(
-                    &LogLine::warn("first submission failed; the alarm resumes it")
-                        .with("payment_id", run_id.as_str())
-                        .with("detail", format!("{e:?}")),
-                );
-            }
-        });
+        if submit {
+            let this = Rc::clone(self);
+            let first = record.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let id = first.request_id().clone();
+                let run = async {
+                    let record = this.send_submission(first).await?;
+                    this.settle(record).await
+                };
+                if let Err(e) = run.await {
+                    log::emit(
+                        &LogLine::warn("first submission failed; the alarm resumes it")
+                            .with("payment_id", id.as_str())
+                            .with("detail", format!("{e:?}")),
+                    );
+                }
+            });
+        }
+        self.schedule(&record).await?;
         self.hold_then_view(record, cmd.wait_ms)
             .await
             .map(Created::Payment)
@@ -225,6 +224,8 @@ impl RequestObject {
                 self.save(&record)?;
                 log_transition(&record, "result delivered");
                 self.on_terminal(&mut record).await?;
+                // The alarm writes the index row, after this reply to the backend.
+                self.schedule(&record).await?;
                 ResultReply::Stored { from }
             }
             ResultOutcome::AlreadyStored => ResultReply::AlreadyStored,
@@ -232,7 +233,8 @@ impl RequestObject {
         })
     }
 
-    /// Wakes every held caller, sends any callback that is due, then frees the item.
+    /// Wakes every held caller, sends any callback that is due, then frees the item. The
+    /// caller schedules what is due next (after its index write, if it makes one).
     async fn on_terminal(&self, record: &mut RequestRecord) -> Result<(), ApiError> {
         self.wake_all(record.request_id());
         self.pump_callback(record).await?;
@@ -245,7 +247,7 @@ impl RequestObject {
                 *record = current;
             }
         }
-        self.schedule(record).await
+        Ok(())
     }
 
     /// Puts the due callback attempt (or an exhausted delivery's dead letter) on its queue.
@@ -405,13 +407,30 @@ impl RequestObject {
         Ok(call(&self.env, &shard, &release).await.is_ok())
     }
 
-    /// One submission to the backend, then the reply applied to the freshly reloaded record
-    /// (a result may have arrived on the async path meanwhile).
-    async fn submit(&self, mut record: RequestRecord) -> Result<RequestRecord, ApiError> {
+    /// Takes the payment's due submission if the breaker lets it through: counted as begun
+    /// (`true`), or held back without spending a try (`false`). The caller stores the record.
+    fn take_submission(&self, record: &mut RequestRecord) -> Result<bool, ApiError> {
         let cfg = config(&self.env)?;
-        record.begin_submission(now_ms(), &cfg.dispatch);
-        self.save(&record)?;
-        self.schedule(&record).await?;
+        let policy = cfg.dispatch.breaker;
+        Ok(
+            match BACKEND_BREAKER.with(|b| b.borrow_mut().gate(now_ms(), &policy)) {
+                Gate::Submit => {
+                    record.begin_submission(now_ms(), &cfg.dispatch);
+                    true
+                }
+                Gate::WaitUntil(until) => {
+                    // The backend is down: wait, and come back spread over one cool-down.
+                    record.defer_dispatch(until, policy.open_ms);
+                    false
+                }
+            },
+        )
+    }
+
+    /// Sends a submission already stored as begun, then applies the reply to the freshly
+    /// reloaded record (a result may have arrived on the async path meanwhile).
+    async fn send_submission(&self, record: RequestRecord) -> Result<RequestRecord, ApiError> {
+        let cfg = config(&self.env)?;
         let reply = backend_client::submit(&cfg, &record, now_ms()).await;
         let answered = !matches!(reply, BackendReply::Transient(_));
         let policy = cfg.dispatch.breaker;
@@ -439,19 +458,22 @@ impl RequestObject {
             // Purged (or never stored): nothing is due for it any more.
             return self.store.drop_rows(&self.state, id);
         };
-        let cfg = config(&self.env)?;
         if record.dispatch_due(now_ms()) {
-            let policy = cfg.dispatch.breaker;
-            match BACKEND_BREAKER.with(|b| b.borrow_mut().gate(now_ms(), &policy)) {
-                Gate::Submit => record = self.submit(record).await?,
-                Gate::WaitUntil(until) => {
-                    // The backend is down: wait without spending a try, and come back spread
-                    // over one cool-down.
-                    record.defer_dispatch(until, policy.open_ms);
-                    self.save(&record)?;
-                }
+            let submit = self.take_submission(&mut record)?;
+            self.save(&record)?;
+            if submit {
+                self.schedule(&record).await?;
+                record = self.send_submission(record).await?;
             }
         }
+        self.settle(record).await
+    }
+
+    /// Everything after a payment's submission (if one was due): expire, purge, wake and call
+    /// back, index, and its next due time.
+    async fn settle(&self, mut record: RequestRecord) -> Result<(), ApiError> {
+        let cfg = config(&self.env)?;
+        let id = &record.request_id().clone();
         if record.expire_if_due(now_ms()) {
             self.save(&record)?;
             log_transition(&record, "expired");
@@ -605,7 +627,7 @@ impl RequestObject {
             .flatten()
             .and_then(|raw| RequestId::parse(&raw))
             .ok_or(ApiError::Internal)?;
-        if self.load(&id)?.is_none() {
+        if !self.store.holds(&self.state, &id)? {
             return unknown_payment();
         }
         let id = &id;

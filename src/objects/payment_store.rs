@@ -190,6 +190,26 @@ impl PaymentStore {
         }
     }
 
+    /// Whether this object holds payment `id`: a key lookup, nothing parsed.
+    pub fn holds(&self, state: &State, id: &RequestId) -> Result<bool, ApiError> {
+        match self.layout(state)? {
+            Layout::Single => Ok(self.load(state, id)?.is_some()),
+            Layout::Lane => {
+                if !self.lane_has_tables(state)? {
+                    return Ok(false);
+                }
+                let rows: Vec<CountRow> = sql(
+                    state,
+                    "SELECT COUNT(*) AS n FROM payments WHERE request_id = ?",
+                    vec![id.as_str().into()],
+                )?
+                .to_array()
+                .or_internal()?;
+                Ok(rows.first().is_some_and(|r| r.n >= 1.0))
+            }
+        }
+    }
+
     /// The one payment of an object from before lanes.
     pub fn single_record(&self, state: &State) -> Result<Option<RequestRecord>, ApiError> {
         self.record.read(state)

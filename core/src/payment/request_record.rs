@@ -30,6 +30,10 @@ pub struct Lifetimes {
 /// How soon to retry releasing the item lock after a failed attempt.
 pub const LOCK_RELEASE_RETRY_MS: u64 = 5_000;
 
+/// How long a new payment waits for its first row in the payments index. Most finish sooner,
+/// and are then written once, terminal, by the run that finished them, rather than twice.
+pub const FIRST_INDEX_DELAY_MS: u64 = 1_000;
+
 /// Its fields are private: the object reads them through the getters below and changes them
 /// only through the transitions, so no rule can be applied by hand at the edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +60,9 @@ pub struct RequestRecord {
     result: Option<StoredResult>,
     #[serde(default)]
     failure_reason: Option<String>,
-    /// Whether the item lock has been released after the request turned terminal.
+    /// Whether no item lock elsewhere is still to be told of the end: set once a payment of
+    /// before lanes has told its lock shard, and from the start for a payment whose lock is
+    /// its own row in its lane (freed by the save that makes it terminal).
     #[serde(default)]
     lock_released: bool,
     /// The origin the client called (for absolute links in callbacks).
@@ -315,6 +321,13 @@ impl RequestRecord {
         self.lock_released = true;
     }
 
+    /// This request's item lock is its own row in its lane: the save that makes it terminal
+    /// frees it, and no lock elsewhere is ever to be told.
+    pub fn with_lock_in_own_row(mut self) -> Self {
+        self.lock_released = true;
+        self
+    }
+
     /// What attempt `attempt` of the callback must send: the backend's answer verbatim, or, for
     /// a failed request (which has none), its status object with the `502` edgepay mirrors.
     pub fn callback_job(&self, attempt: u32) -> CallbackJob {
@@ -360,9 +373,13 @@ impl RequestRecord {
 
     /// When the object's alarm should next fire.
     pub fn next_alarm_ms(&self, now_ms: u64, lifetimes: &Lifetimes) -> u64 {
-        let index = self
-            .index_due()
-            .then(|| self.index_retry_ms.unwrap_or(now_ms));
+        let index = self.index_due().then(|| match self.index_retry_ms {
+            Some(retry) => retry,
+            None if self.indexed_digest.is_none() && !self.state.is_terminal() => {
+                now_ms.max(self.created_ms.saturating_add(FIRST_INDEX_DELAY_MS))
+            }
+            None => now_ms,
+        });
         if !self.state.is_terminal() {
             let due = self
                 .next_dispatch_ms
@@ -629,6 +646,14 @@ mod tests {
         )
     }
 
+    /// A submission timeout longer than the first index delay.
+    fn long_policy() -> DispatchPolicy {
+        DispatchPolicy {
+            timeout_ms: 10_000,
+            ..policy()
+        }
+    }
+
     fn policy() -> DispatchPolicy {
         DispatchPolicy {
             timeout_ms: 100,
@@ -789,6 +814,56 @@ mod tests {
         );
         assert_eq!(r.index_row().state, "failed");
         assert_eq!(r.index_row().callback_state, "none");
+    }
+
+    #[test]
+    fn a_new_payment_is_indexed_after_a_delay_or_at_once_when_it_ends_first() {
+        let mut r = record();
+        r.callback = None;
+        r.begin_submission(1_000, &long_policy());
+        assert_eq!(r.next_alarm_ms(1_000, &LIFE), 1_000 + FIRST_INDEX_DELAY_MS);
+        assert_eq!(
+            r.next_alarm_ms(1_000 + FIRST_INDEX_DELAY_MS + 7, &LIFE),
+            1_000 + FIRST_INDEX_DELAY_MS + 7,
+            "once the delay is over the row is due now"
+        );
+        r.apply_reply(
+            classify_reply(200, None, "{}".into()),
+            1_005,
+            &long_policy(),
+        );
+        r.lock_released = true;
+        assert_eq!(r.next_alarm_ms(1_005, &LIFE), 1_005, "a terminal row: now");
+
+        let mut r = record();
+        r.callback = None;
+        r.begin_submission(1_000, &long_policy());
+        indexed(&mut r);
+        r.apply_reply(BackendReply::Acknowledged, 1_001, &long_policy());
+        assert_eq!(
+            r.next_alarm_ms(1_001, &LIFE),
+            1_001,
+            "a row the index has seen is updated at once"
+        );
+    }
+
+    #[test]
+    fn a_payment_whose_lock_is_its_row_has_nothing_to_release() {
+        let mut r = record().with_lock_in_own_row();
+        r.callback = None;
+        r.begin_submission(1_000, &policy());
+        r.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        indexed(&mut r);
+        assert_eq!(
+            r.next_alarm_ms(1_010, &LIFE),
+            1_010 + LIFE.retention_ms,
+            "no lock release to retry: next is the purge"
+        );
+        assert!(r.purgeable(1_010 + LIFE.retention_ms, &LIFE));
+        assert!(
+            !record().lock_released(),
+            "a lock shard's payment still owes a release"
+        );
     }
 
     #[test]
