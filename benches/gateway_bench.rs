@@ -205,7 +205,7 @@ async fn sync_payment_cost(gateway: &str, floors: &Baselines<'_>, n: usize) -> V
 
 /// The payments index on the hot path: the same sync payment (instant backend) on a gateway
 /// that writes its index and on one whose index is off (`PAYMENTS_INDEX_BINDINGS` empty),
-/// interleaved. The index is written from the object's alarm after the caller is answered, so
+/// interleaved. The index row is written after the caller is woken, so
 /// the ratio should be the machine's noise.
 async fn index_cost(indexed: &str, unindexed: &str, n: usize) -> Value {
     let c = client();

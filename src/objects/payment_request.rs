@@ -173,7 +173,7 @@ impl RequestObject {
                 let id = first.request_id().clone();
                 let run = async {
                     let record = this.send_submission(first).await?;
-                    this.settle(record).await
+                    this.settle(record, false).await
                 };
                 if let Err(e) = run.await {
                     log::emit(
@@ -458,6 +458,9 @@ impl RequestObject {
             // Purged (or never stored): nothing is due for it any more.
             return self.store.drop_rows(&self.state, id);
         };
+        // Only a payment already terminal before this run may be deleted in it: one that ends
+        // now still has callers to wake, who read it after this run.
+        let may_purge = record.state().is_terminal();
         if record.dispatch_due(now_ms()) {
             let submit = self.take_submission(&mut record)?;
             self.save(&record)?;
@@ -466,19 +469,19 @@ impl RequestObject {
                 record = self.send_submission(record).await?;
             }
         }
-        self.settle(record).await
+        self.settle(record, may_purge).await
     }
 
-    /// Everything after a payment's submission (if one was due): expire, purge, wake and call
-    /// back, index, and its next due time.
-    async fn settle(&self, mut record: RequestRecord) -> Result<(), ApiError> {
+    /// Everything after a payment's submission (if one was due): expire, purge (if it `may`),
+    /// wake and call back, index, and its next due time.
+    async fn settle(&self, mut record: RequestRecord, may_purge: bool) -> Result<(), ApiError> {
         let cfg = config(&self.env)?;
         let id = &record.request_id().clone();
         if record.expire_if_due(now_ms()) {
             self.save(&record)?;
             log_transition(&record, "expired");
         }
-        if record.purgeable(now_ms(), &cfg.lifetimes) {
+        if may_purge && record.purgeable(now_ms(), &cfg.lifetimes) {
             // The index row goes first: a record is never deleted while the index still shows it.
             let tenant = record.tenant().to_owned();
             if let Err(why) = payments_index::remove(&self.env, &cfg, &tenant, id.as_str()).await {
