@@ -39,7 +39,7 @@ use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{
     Ack, CallbackLog, Command, ConfirmDeadLettered, CreatePayment, Created, DeliverResult,
     FetchCallbackJob, InjectFault, ProbeHolder, ReadCallbackLog, ReadStatus, ReleaseLock,
-    ReplayCallback, ReplayReply, ReportCallback, ResultReply,
+    ReplayCallback, ReplayReply, ReportCallback, ResultReply, SeedLegacyPayment,
 };
 use edgepay_core::payment::item_lock::{self, HolderProbe};
 use edgepay_core::payment::request_record::{
@@ -608,6 +608,25 @@ impl RequestObject {
         }
     }
 
+    /// Test-only (`FAULT_INJECTION`): this object becomes one of before lanes holding the
+    /// payment, due at once, so the upgrade path runs against the real runtime.
+    async fn seed_legacy(&self, cmd: SeedLegacyPayment) -> Result<Ack, ApiError> {
+        let cfg = config(&self.env)?;
+        if !cfg.fault_injection {
+            return Err(unknown_command());
+        }
+        let record = RequestRecord::accept(
+            cmd.request_id,
+            cmd.payment,
+            String::new(),
+            now_ms(),
+            &cfg.lifetimes,
+        );
+        self.store.seed_single(&self.state, &record)?;
+        self.schedule(&record).await?;
+        Ok(Ack {})
+    }
+
     fn probe(&self, id: &RequestId) -> Result<HolderProbe, ApiError> {
         let record = self.load(id)?;
         Ok(HolderProbe {
@@ -621,6 +640,13 @@ impl RequestObject {
         let path = req.path();
         if path == CreatePayment::PATH {
             return serve(&body, |c| async move { self.create(c).await.map(Some) }).await;
+        }
+        if path == SeedLegacyPayment::PATH {
+            return serve(
+                &body,
+                |c| async move { self.seed_legacy(c).await.map(Some) },
+            )
+            .await;
         }
         // Every other command is about a payment this object must hold.
         let id = req

@@ -237,6 +237,17 @@ impl PaymentStore {
         }
     }
 
+    /// Test-only: makes this empty object one of before lanes, holding `record` in the
+    /// one-payment layout. An object that holds anything already is left alone (`Err`).
+    pub fn seed_single(&self, state: &State, record: &RequestRecord) -> Result<(), ApiError> {
+        if table_exists(state, "payments")? || table_exists(state, "record")? {
+            return Err(ApiError::Internal);
+        }
+        self.record.write(state, record)?;
+        self.layout.set(Some(Layout::Single));
+        Ok(())
+    }
+
     /// The lane's payment that holds `lock` (is not terminal), if any.
     pub fn open_holder(&self, state: &State, lock: &str) -> Result<Option<String>, ApiError> {
         if self.layout(state)? != Layout::Lane || !self.lane_has_tables(state)? {

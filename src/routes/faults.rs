@@ -6,14 +6,19 @@
 //! - `POST /__faults/reset-object/{id}`: that object is reset by the runtime.
 //! - `POST /__faults/index-down` / `index-up`: every payments-index write and search in this
 //!   isolate fails as if D1 were down, until `index-up`.
+//! - `POST /__faults/legacy-payment/{id}/{tenant}/{item}`: a Zai payment on `item` as an upgrade
+//!   finds one accepted before lanes: alone in the object named by `id`, in the one-payment
+//!   layout, holding its item in its tenant's lock shard, due for its first submission.
 
 use worker::{Env, Response};
 
-use crate::objects::client::call_payment;
+use crate::objects::client::{call, call_existing, call_payment};
 use crate::runtime::http_io::{json_response, parse_request_id};
 use crate::runtime::payments_index;
 use edgepay_core::http::api_error::ApiError;
-use edgepay_core::objects::commands::InjectFault;
+use edgepay_core::objects::commands::{AcquireLock, InjectFault, SeedLegacyPayment};
+use edgepay_core::payment::item_lock;
+use edgepay_core::payment::new_payment::{Dialect, NewPayment};
 
 /// `POST /__faults/{kind}[/{id}]` at the edge (the router serves it only when enabled).
 pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> {
@@ -29,6 +34,34 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
         }
         ["reset-object", id] => {
             call_payment(env, &parse_request_id(id)?, &InjectFault::Reset).await?;
+        }
+        ["legacy-payment", id, tenant, item] => {
+            let request_id = parse_request_id(id)?;
+            let payment = NewPayment {
+                tenant: (*tenant).to_owned(),
+                dialect: Dialect::Zai,
+                subject: (*item).to_owned(),
+                account: None,
+                fields: serde_json::Map::new(),
+                callback: None,
+                owner: None,
+            };
+            let lock = payment.lock_name();
+            let shard = item_lock::shard_object(&payment.tenant, &lock);
+            let acquire = AcquireLock {
+                lock,
+                request_id: request_id.clone(),
+            };
+            if !call_existing(env, &shard, &acquire).await?.acquired {
+                return Err(ApiError::ResultConflict {
+                    detail: "the item is locked by another payment",
+                });
+            }
+            let seed = SeedLegacyPayment {
+                request_id: request_id.clone(),
+                payment,
+            };
+            call(env, request_id.as_str(), &seed).await?;
         }
         ["index-down"] => payments_index::set_fault_down(true),
         ["index-up"] => payments_index::set_fault_down(false),

@@ -234,6 +234,15 @@ pub enum InjectFault {
 }
 command!(InjectFault, PaymentRequest, "/fault", Ack);
 
+/// Test-only (`FAULT_INJECTION`): store `payment` as an upgrade finds a payment of before lanes,
+/// alone in the object named by its id, in the one-payment layout, due for its first submission.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SeedLegacyPayment {
+    pub request_id: RequestId,
+    pub payment: NewPayment,
+}
+command!(SeedLegacyPayment, PaymentRequest, "/fault/seed-legacy", Ack);
+
 // ---- the item-lock object ----
 
 /// Asked of the old shard only during the upgrade window, before a lane grants a subject.
@@ -311,6 +320,7 @@ mod tests {
             route::<ReadCallbackLog>(),
             route::<ReplayCallback>(),
             route::<InjectFault>(),
+            route::<SeedLegacyPayment>(),
             route::<AcquireLock>(),
             route::<ReleaseLock>(),
             route::<PeekLegacyLock>(),
