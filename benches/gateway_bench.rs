@@ -423,12 +423,14 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
     }
     let accept_secs = started.elapsed().as_secs_f64();
 
-    // 2. Hold every one of them on its status link.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("client");
+    // 2. Hold every one of them on its status link, each on its own connection. A caller whose
+    // hold ends polls again on the connection it has, kept alive as an HTTP/1.1 client keeps it
+    // (`BENCH_REPOLL_NEW_CONNECTION=1`: on a new one each time, the method of earlier runs).
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(90));
+    if std::env::var("BENCH_REPOLL_NEW_CONNECTION").is_ok_and(|v| v == "1") {
+        client = client.pool_max_idle_per_host(0);
+    }
+    let client = client.build().expect("client");
     let in_flight = Arc::new(AtomicUsize::new(0));
     let ramp = Instant::now();
     let mut holders = Vec::with_capacity(accepted.len());
