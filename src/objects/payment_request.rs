@@ -160,12 +160,16 @@ impl RequestObject {
         let mut record =
             RequestRecord::accept(cmd.request_id, cmd.payment, cmd.origin, now, &cfg.lifetimes)
                 .with_lock_in_own_row();
-        // Accepted and its first submission begun in one write: the submission is started
-        // below, outside this call so it goes on if the caller leaves, and the due time the
-        // record then carries (the submission's timeout) resumes it should this instance die.
+        // Accepted and its first submission begun in one write, one commit for the POST to
+        // wait for. The submission is started below, outside this call so it goes on if the
+        // caller leaves; should this instance die first, the record's next submission is due
+        // after the submission's timeout, and the alarm makes it.
         let submit = self.take_submission(&mut record)?;
         self.save(&record)?;
         log_transition(&record, "accepted");
+        self.schedule(&record).await?;
+        // Nothing awaits between the start below and the hold after it, so the caller is
+        // parked before the submission can end and wake it.
         if submit {
             let this = Rc::clone(self);
             let first = record.clone();
@@ -184,7 +188,6 @@ impl RequestObject {
                 }
             });
         }
-        self.schedule(&record).await?;
         self.hold_then_view(record, cmd.wait_ms)
             .await
             .map(Created::Payment)
