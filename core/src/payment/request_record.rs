@@ -30,8 +30,9 @@ pub struct Lifetimes {
 /// How soon to retry releasing the item lock after a failed attempt.
 pub const LOCK_RELEASE_RETRY_MS: u64 = 5_000;
 
-/// How long a new payment waits for its first row in the payments index. Most finish sooner,
-/// and are then written once, terminal, by the run that finished them, rather than twice.
+/// How long the alarm waits to write a new payment's first row in the payments index. The run
+/// that applies its first submission's answer writes it sooner, so a payment the backend
+/// answers at once is written once, terminal, rather than twice.
 pub const FIRST_INDEX_DELAY_MS: u64 = 1_000;
 
 /// Its fields are private: the object reads them through the getters below and changes them
