@@ -432,9 +432,16 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
     }
     let client = client.build().expect("client");
     let in_flight = Arc::new(AtomicUsize::new(0));
+    // All at once by default; `BENCH_HELD_CONNECTS_PER_SEC` paces the callers' arrival.
+    let per_sec = env_usize("BENCH_HELD_CONNECTS_PER_SEC", 0);
+    let overflows_before = listen_overflows();
     let ramp = Instant::now();
     let mut holders = Vec::with_capacity(accepted.len());
-    for (item, id) in &accepted {
+    for (i, (item, id)) in accepted.iter().enumerate() {
+        if per_sec > 0 {
+            let due = Duration::from_secs_f64(i as f64 / per_sec as f64);
+            tokio::time::sleep(due.saturating_sub(ramp.elapsed())).await;
+        }
         let (client, url, in_flight) = (
             client.clone(),
             format!("{gateway}/request/{id}/status?wait=30"),
@@ -562,8 +569,32 @@ async fn held_at_once(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Va
         "first_to_last_result_ms": span(first_result, last_result),
         "first_result_to_last_release_ms": span(first_result, last_release),
         "release_wall_ms": ms(release_started.elapsed()),
+        "connects_per_sec": per_sec,
+        "listen_overflows": listen_overflows().zip(overflows_before).map(|(a, b)| a.saturating_sub(b)),
         "error_examples": error_examples,
     })
+}
+
+/// The machine's count of connections dropped because a listening socket's queue was full
+/// (`TcpExtListenOverflows`, Linux), to tell a burst of connects from the gateway failing.
+fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// `BENCH_HELD_DIRECT=1`: the held sweep talks to the gateway's own workerd instead of going
+/// through `wrangler dev`'s proxy, a second workerd in front of it. Its address is the last
+/// `userWorkerUrl` wrangler logged (at debug level).
+fn direct_base(log: &str) -> Option<String> {
+    let key = r#""userWorkerUrl":{"protocol":"http:","hostname":"127.0.0.1","port":""#;
+    let at = log.rfind(key)? + key.len();
+    let port: String = log[at..].chars().take_while(char::is_ascii_digit).collect();
+    (!port.is_empty()).then(|| format!("http://127.0.0.1:{port}"))
 }
 
 fn gzipped_size(path: &str) -> Option<u64> {
@@ -676,13 +707,29 @@ fn main() {
             callback = first_callback(&g, &backend, &receiver, 50).await;
         }
         let mut held = Vec::new();
+        let direct = std::env::var("BENCH_HELD_DIRECT").is_ok_and(|v| v == "1");
+        if direct {
+            // Wrangler logs the gateway's own address only at debug level.
+            std::env::set_var("WRANGLER_LOG", "debug");
+        }
         for &target in held_targets.iter().filter(|_| wanted("held")) {
             // Each size on a fresh runtime (the same stored state): the objects of the sizes
             // before stay in the runtime's memory a while, and a size would carry them too
             // (docs/performance.md, "Held callers").
             gateway.restart();
-            eprintln!("{target} held callers at once…");
-            held.push(held_at_once(&g, &backend, target).await);
+            let base = if direct {
+                direct_base(&gateway.log()).expect("the gateway's own address in the debug log")
+            } else {
+                g.clone()
+            };
+            eprintln!("{target} held callers at once (via {base})…");
+            let mut size = held_at_once(&base, &backend, target).await;
+            size["via"] = json!(if direct {
+                "the gateway's own workerd"
+            } else {
+                "wrangler dev's proxy"
+            });
+            held.push(size);
         }
         json!({
             "rejection_cost": rejection,
@@ -776,7 +823,7 @@ fn main() {
         "measured",
     );
     for h in report["held_callers"].as_array().into_iter().flatten() {
-        row(&mut table, "held callers at once", format!("target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); result posts failed {} after {} retries; results first→last {} ms, last release {} ms after first result", h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], h["results_failed"], h["result_retries"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"])), "5,000 with 0 lost");
+        row(&mut table, "held callers at once", format!("via {}, {} connects/s (0: at once): target {}, accepted {}, held {}, released correctly {}, otherwise {}, errored {}, lost {} (re-polls {}); result posts failed {} after {} retries; results first→last {} ms, last release {} ms after first result; listen-queue overflows {}", h["via"].as_str().unwrap_or("?"), h["connects_per_sec"], h["target"], h["accepted"], h["held_at_release"], h["released_correctly"], h["answered_otherwise"], h["errored"], h["lost"], h["repolls"], h["results_failed"], h["result_retries"], f(&h["first_to_last_result_ms"]), f(&h["first_result_to_last_release_ms"]), h["listen_overflows"]), "5,000 with 0 lost");
     }
     let c = &report["first_callback_attempt"];
     row(
