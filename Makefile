@@ -6,6 +6,11 @@ PORT ?= 8787
 # The sandbox re-submits on a short schedule, so its "error every time" account fails in seconds
 # rather than the production schedule's 24 minutes.
 DEV_RETRY_DELAYS_MS ?= 1000,2000,4000,8000
+# `make dev DEVTOOLS=0`: without wrangler's DevTools relay, which copies every console line and
+# subrequest of the gateway to wrangler's own process and debug log; it bounds a local load test
+# (docs/performance.md, "Wrangler's DevTools relay"). Wrangler skips the relay in a VS Code debug
+# terminal, which it recognises by VSCODE_INSPECTOR_OPTIONS.
+DEVTOOLS ?= 1
 # The checkout demo's shop page (demo/merchant_server.mjs); .dev.vars.example allows its origin.
 DEMO_PORT ?= 8788
 WORKER_BUILD_VERSION := 0.8.7
@@ -87,7 +92,7 @@ dev: setup
 	@# The demo's merchant server runs beside the gateway and stops with it.
 	@EDGEPAY_URL=http://127.0.0.1:$(PORT) MERCHANT_PORT=$(DEMO_PORT) node demo/merchant_server.mjs & merchant=$$!; \
 	trap 'kill $$merchant 2>/dev/null' EXIT; \
-	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
+	$(if $(filter 0,$(DEVTOOLS)),VSCODE_INSPECTOR_OPTIONS=1 )$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state \
 		--var SANDBOX_ENABLED:true --var ALLOW_INSECURE_CALLBACKS:true \
 		--var BACKEND_URL:http://127.0.0.1:$(PORT)/sandbox \
 		--var DISPATCH_RETRY_DELAYS_MS:$(DEV_RETRY_DELAYS_MS)

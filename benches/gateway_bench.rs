@@ -7,7 +7,10 @@
 //!
 //! Knobs: `BENCH_HELD` (held callers at once, default 10000; a comma list runs a sweep),
 //! `BENCH_SAMPLES` (default 200), `BENCH_ONLY` (a comma list of sections to run, for quick
-//! comparisons while working: rejection, sync, index, token, wake, callback, held; default all).
+//! comparisons while working: rejection, sync, index, token, wake, callback, held; default all),
+//! `BENCH_DEVTOOLS=1` (keep `wrangler dev`'s DevTools relay on, as `make dev` has it; default off),
+//! and for the held sweep `BENCH_HELD_DIRECT`, `BENCH_HELD_CONNECTS_PER_SEC` and
+//! `BENCH_REPOLL_NEW_CONNECTION` (docs/performance.md).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -629,8 +632,25 @@ fn wanted(section: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
 }
 
+/// Whether `wrangler dev`'s DevTools relay stays on for every runtime the bench starts
+/// (`BENCH_DEVTOOLS=1`). Off by default: wrangler then attaches no inspector to the Worker, so
+/// it no longer copies each console line and each subrequest of the gateway, as DevTools
+/// events, through its proxy process to its own Node process and debug log file. Wrangler
+/// skips that relay when `VSCODE_INSPECTOR_OPTIONS` is set (a VS Code debug terminal sets it).
+/// The floors run the same way; docs/performance.md, "Wrangler's DevTools relay".
+fn devtools_relay() -> bool {
+    let on = std::env::var("BENCH_DEVTOOLS").is_ok_and(|v| v == "1");
+    if on {
+        std::env::remove_var("VSCODE_INSPECTOR_OPTIONS");
+    } else {
+        std::env::set_var("VSCODE_INSPECTOR_OPTIONS", "1");
+    }
+    on
+}
+
 fn main() {
     let samples = env_usize("BENCH_SAMPLES", 200);
+    let devtools = devtools_relay();
     // One size, or a sweep (`BENCH_HELD=1000,2000,4000`) to find where holding breaks.
     let held_targets: Vec<usize> = std::env::var("BENCH_HELD")
         .ok()
@@ -732,6 +752,7 @@ fn main() {
             held.push(size);
         }
         json!({
+            "devtools_relay": devtools,
             "rejection_cost": rejection,
             "sync_payment_cost": sync,
             "client_token_cost": token,
@@ -744,6 +765,17 @@ fn main() {
     });
 
     let mut table = String::from("| figure | measured | goal |\n| --- | --- | --- |\n");
+    row(
+        &mut table,
+        "wrangler dev's DevTools relay",
+        (if devtools {
+            "on (BENCH_DEVTOOLS=1)"
+        } else {
+            "off"
+        })
+        .to_owned(),
+        "",
+    );
     let w = &report["wake_up"]["samples"];
     row(
         &mut table,
