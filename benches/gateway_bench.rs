@@ -753,6 +753,7 @@ fn main() {
         }
         json!({
             "devtools_relay": devtools,
+            "devtools_events_relayed": gateway.devtools_events_relayed(),
             "rejection_cost": rejection,
             "sync_payment_cost": sync,
             "client_token_cost": token,
@@ -768,12 +769,15 @@ fn main() {
     row(
         &mut table,
         "wrangler dev's DevTools relay",
-        (if devtools {
-            "on (BENCH_DEVTOOLS=1)"
-        } else {
-            "off"
-        })
-        .to_owned(),
+        format!(
+            "{} ({} DevTools events relayed from the gateway)",
+            if devtools {
+                "on (BENCH_DEVTOOLS=1)"
+            } else {
+                "off"
+            },
+            report["devtools_events_relayed"]
+        ),
         "",
     );
     let w = &report["wake_up"]["samples"];

@@ -265,4 +265,23 @@ impl Gateway {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
+
+    /// How many DevTools events wrangler relayed from this runtime into its debug log files
+    /// (`XDG_CONFIG_HOME/.wrangler/logs`), over every start: 0 with the relay off.
+    pub fn devtools_events_relayed(&self) -> usize {
+        let logs = self
+            .persist_dir
+            .with_file_name("xdg")
+            .join(".wrangler/logs");
+        std::fs::read_dir(logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .map(|text| {
+                text.matches("[InspectorProxyWorker] RUNTIME INCOMING MESSAGE")
+                    .count()
+            })
+            .sum()
+    }
 }
