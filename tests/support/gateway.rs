@@ -139,7 +139,7 @@ impl Gateway {
             .current_dir(repo_root())
             .env("CI", "true")
             .env("WRANGLER_SEND_METRICS", "false")
-            .env("XDG_CONFIG_HOME", self.persist_dir.with_file_name("xdg"))
+            .env("XDG_CONFIG_HOME", self.config_home())
             .stdin(Stdio::null())
             .output()
             .map_err(|e| StartError::Failed(format!("wrangler d1 migrations apply: {e}")))?;
@@ -191,7 +191,7 @@ impl Gateway {
             quoted.join(" "),
             self.log_path.display(),
         ));
-        let xdg = self.persist_dir.with_file_name("xdg");
+        let xdg = self.config_home();
         let mut child = Command::new("bash")
             .arg("-c")
             .arg(script)
@@ -266,14 +266,16 @@ impl Gateway {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Wrangler's `XDG_CONFIG_HOME` for this runtime: its settings and debug logs, beside the
+    /// stored state and not in the user's home.
+    fn config_home(&self) -> PathBuf {
+        self.persist_dir.with_file_name("xdg")
+    }
+
     /// How many DevTools events wrangler relayed from this runtime into its debug log files
     /// (`XDG_CONFIG_HOME/.wrangler/logs`), over every start: 0 with the relay off.
     pub fn devtools_events_relayed(&self) -> usize {
-        let logs = self
-            .persist_dir
-            .with_file_name("xdg")
-            .join(".wrangler/logs");
-        std::fs::read_dir(logs)
+        std::fs::read_dir(self.config_home().join(".wrangler/logs"))
             .into_iter()
             .flatten()
             .flatten()
