@@ -11,7 +11,7 @@ use edgepay_core::ids::RequestId;
 use edgepay_core::objects::commands::{
     AcquireLock, ClaimKey, CreatePayment, Created, ProbeHolder, ReadStatus, ReleaseLock, SettleKey,
 };
-use edgepay_core::payment::idempotency::{fingerprint, Claim, IdempotencyKey};
+use edgepay_core::payment::idempotency::{fingerprint, key_object_name, Claim, IdempotencyKey};
 use edgepay_core::payment::item_lock;
 use edgepay_core::payment::lane::{self, Lane};
 use edgepay_core::payment::new_payment::NewPayment;
@@ -65,11 +65,7 @@ async fn start(
         return Ok((view, true));
     };
     // A client token's keys are its own: they never find a server's or another token's payment.
-    let key_scope = match &payment.owner {
-        Some(owner) => format!("{}/{owner}", payment.tenant),
-        None => payment.tenant.clone(),
-    };
-    let key_object = key.object_name(&key_scope);
+    let key_object = key_object_name(&payment.tenant, payment.owner.as_deref(), key);
     let cmd = ClaimKey {
         fingerprint: fingerprint(&payment),
         request_id: new_id,

@@ -21,33 +21,33 @@ pub async fn spend(
     budget: Budget,
 ) -> Result<(), ApiError> {
     let tier = cfg.tenants.rate_tier(tenant);
-    let Some(binding) = rate_limit::binding(tier, budget) else {
-        return Ok(());
-    };
-    let limiter = match env.rate_limiter(&binding) {
-        Ok(limiter) => limiter,
-        Err(e) => return fail_open("rate limiter unavailable", &binding, e),
-    };
-    for key in rate_limit::keys(tenant, subject) {
-        match limiter.limit(key).await {
+    for count in rate_limit::counts(tier, budget, tenant, subject) {
+        let limiter = match env.rate_limiter(&count.binding) {
+            Ok(limiter) => limiter,
+            Err(e) => {
+                fail_open("rate limiter unavailable", &count.binding, e);
+                continue;
+            }
+        };
+        match limiter.limit(count.key).await {
             Ok(outcome) if !outcome.success => {
                 return Err(ApiError::RateLimited {
                     retry_after_secs: PERIOD_SECS,
                 })
             }
             Ok(_) => {}
-            Err(e) => return fail_open("rate limiter failed", &binding, e),
+            Err(e) => fail_open("rate limiter failed", &count.binding, e),
         }
     }
     Ok(())
 }
 
-/// The limiter could not answer: the call goes through, and the log says why.
-fn fail_open(msg: &'static str, binding: &str, e: worker::Error) -> Result<(), ApiError> {
+/// The limiter could not answer: this count is skipped (the call is not refused for it), and
+/// the log says why.
+fn fail_open(msg: &'static str, binding: &str, e: worker::Error) {
     log::emit(
         &LogLine::warn(msg)
             .with("binding", binding)
             .with("detail", e.to_string()),
     );
-    Ok(())
 }

@@ -52,13 +52,29 @@ pub fn binding(tier: &str, budget: Budget) -> Option<String> {
     })
 }
 
-/// The keys one call is counted under: its tenant, and a client token's subject.
-pub fn keys(tenant: &str, token_subject: Option<&str>) -> Vec<String> {
-    let mut keys = vec![format!("tenant:{tenant}")];
+/// One count a call makes: the binding that counts it and the key it is counted under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub binding: String,
+    pub key: String,
+}
+
+/// What one call spends on `tier`, in order: its tenant, and a client token's subject.
+pub fn counts(tier: &str, budget: Budget, tenant: &str, token_subject: Option<&str>) -> Vec<Count> {
+    let Some(binding) = binding(tier, budget) else {
+        return Vec::new();
+    };
+    let mut counts = vec![Count {
+        binding: binding.clone(),
+        key: format!("tenant:{tenant}"),
+    }];
     if let Some(subject) = token_subject {
-        keys.push(format!("subject:{tenant}/{subject}"));
+        counts.push(Count {
+            binding,
+            key: format!("subject:{tenant}/{subject}"),
+        });
     }
-    keys
+    counts
 }
 
 #[cfg(test)]
@@ -77,14 +93,5 @@ mod tests {
         );
         assert_eq!(binding("unmetered", Budget::Payments), None);
         assert!(is_tier(DEFAULT_TIER) && !is_tier("gold"));
-    }
-
-    #[test]
-    fn a_token_is_counted_against_its_tenant_and_its_subject() {
-        assert_eq!(keys("shop", None), ["tenant:shop"]);
-        assert_eq!(
-            keys("shop", Some("app-user-7")),
-            ["tenant:shop", "subject:shop/app-user-7"]
-        );
     }
 }

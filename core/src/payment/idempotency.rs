@@ -56,10 +56,14 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
 
-    /// The name of the object that holds this key for `tenant`.
-    pub fn object_name(&self, tenant: &str) -> String {
-        format!("{tenant}/{}", self.0)
+/// The name of the object that holds `key` for `tenant` and, for a client token, its `owner`
+/// (its principal): a token's keys never find a server's or another token's payment.
+pub fn key_object_name(tenant: &str, owner: Option<&str>, key: &IdempotencyKey) -> String {
+    match owner {
+        Some(owner) => format!("{tenant}/{owner}/{}", key.0),
+        None => format!("{tenant}/{}", key.0),
     }
 }
 
@@ -211,8 +215,8 @@ mod tests {
         );
         let key = IdempotencyKey::parse("k1").unwrap();
         assert_ne!(
-            key.object_name("t1"),
-            key.object_name("t2"),
+            key_object_name("t1", None, &key),
+            key_object_name("t2", None, &key),
             "keys are scoped to the tenant"
         );
     }
