@@ -37,6 +37,10 @@ pub struct GatewayConfig {
     /// Until when (epoch ms) a free item lock also asks the lock object of before the shards
     /// (`LEGACY_ITEM_LOCKS_UNTIL`, RFC 3339; the upgrade window in the README). `None`: never.
     pub legacy_item_locks_until_ms: Option<u64>,
+    /// Until when (epoch ms) the backend may still post a result that does not name its
+    /// request (`LEGACY_UNBOUND_RESULTS_UNTIL`, RFC 3339): the deploy window for results signed
+    /// by a backend that predates the binding. `None`: every result must name its request.
+    pub legacy_unbound_results_until_ms: Option<u64>,
 }
 
 /// An optional RFC 3339 time, as epoch milliseconds.
@@ -215,6 +219,10 @@ impl GatewayConfig {
                 "LEGACY_ITEM_LOCKS_UNTIL",
                 get("LEGACY_ITEM_LOCKS_UNTIL"),
             )?,
+            legacy_unbound_results_until_ms: parse_time(
+                "LEGACY_UNBOUND_RESULTS_UNTIL",
+                get("LEGACY_UNBOUND_RESULTS_UNTIL"),
+            )?,
         })
     }
 
@@ -264,6 +272,24 @@ mod tests {
             c.backend_payments_url(),
             "http://127.0.0.1:8787/sandbox/payments"
         );
+    }
+
+    #[test]
+    fn the_unbound_results_window_is_an_rfc3339_time_or_nothing() {
+        let mut vars = base();
+        assert_eq!(load(&vars).unwrap().legacy_unbound_results_until_ms, None);
+        vars.insert(
+            "LEGACY_UNBOUND_RESULTS_UNTIL",
+            "2026-12-06T12:05:00Z".into(),
+        );
+        assert_eq!(
+            load(&vars).unwrap().legacy_unbound_results_until_ms,
+            Some(1_796_558_700_000)
+        );
+        vars.insert("LEGACY_UNBOUND_RESULTS_UNTIL", "after the deploy".into());
+        assert!(load(&vars)
+            .unwrap_err()
+            .contains("LEGACY_UNBOUND_RESULTS_UNTIL"));
     }
 
     #[test]

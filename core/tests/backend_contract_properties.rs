@@ -7,12 +7,28 @@ use serde_json::{json, Value};
 
 use crate::support::any_json;
 use edgepay_core::backend::contract::{
-    classify_reply, parse_result_delivery, BackendReply, MAX_RESULT_BYTES,
+    classify_reply, parse_result_delivery, BackendReply, Binding, MAX_RESULT_BYTES,
 };
+use edgepay_core::http::answer::forbids_body;
+use edgepay_core::ids::RequestId;
 use edgepay_core::signing::{signature_header, verify, SignedHeaders, SigningSecret, VerifyError};
 
+/// A status a result post may carry: final, not 202, not a redirect.
 fn final_status() -> impl Strategy<Value = u16> {
-    (200u16..=599).prop_filter("final", |s| *s != 202)
+    (200u16..=599).prop_filter("final", |s| *s != 202 && !(300..=399).contains(s))
+}
+
+const ID: &str = "0123456789ab4def8123456789abcdef";
+
+fn id() -> RequestId {
+    RequestId::parse(ID).unwrap_or_else(|| panic!("{ID}"))
+}
+
+fn parse(
+    bytes: &[u8],
+) -> Result<edgepay_core::backend::contract::StoredResult, edgepay_core::http::api_error::ApiError>
+{
+    parse_result_delivery(bytes, &id(), Binding::Required)
 }
 
 fn secret() -> impl Strategy<Value = SigningSecret> {
@@ -31,36 +47,42 @@ proptest! {
 
     #[test]
     fn any_bytes_give_a_final_status_or_a_400_naming_a_field(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        match parse_result_delivery(&bytes) {
+        match parse(&bytes) {
             Ok(r) => prop_assert!((200..=599).contains(&r.status) && r.status != 202),
             Err(e) => {
                 prop_assert_eq!(e.status(), 400);
                 let field = e.field_errors().first().map(|f| f.field.clone()).unwrap_or_default();
-                prop_assert!(field == "body" || field == "status", "{}", field);
+                prop_assert!(field == "body" || field == "status" || field == "request_id", "{}", field);
             }
         }
     }
 
     #[test]
     fn any_json_object_never_panics(status in any_json(), body in any_json()) {
-        let _ = parse_result_delivery(json!({"status": status, "body": body}).to_string().as_bytes());
+        let _ = parse(json!({"request_id": ID, "status": status, "body": body}).to_string().as_bytes());
+        let _ = parse_result_delivery(json!({"status": status, "body": body}).to_string().as_bytes(), &id(), Binding::MayBeAbsent);
     }
 
     #[test]
     fn a_valid_delivery_round_trips(status in final_status(), body in any_json()) {
-        let text = json!({"status": status, "body": body}).to_string();
-        let r = parse_result_delivery(text.as_bytes());
+        let body = if forbids_body(status) { Value::Null } else { body };
+        let text = json!({"request_id": ID, "status": status, "body": body}).to_string();
+        let r = parse(text.as_bytes());
         prop_assert!(r.is_ok(), "{} refused", text);
         if let Ok(r) = r {
             prop_assert_eq!(r.status, status);
-            prop_assert_eq!(serde_json::from_str::<Value>(&r.body).ok(), Some(body));
+            if forbids_body(status) {
+                prop_assert_eq!(r.body.as_str(), "");
+            } else {
+                prop_assert_eq!(serde_json::from_str::<Value>(&r.body).ok(), Some(body));
+            }
         }
     }
 
     #[test]
-    fn a_status_that_is_not_final_is_named(status in prop_oneof![0u64..200, Just(202u64), 600u64..100_000]) {
-        let text = json!({"status": status, "body": {}}).to_string();
-        let fields: Vec<String> = parse_result_delivery(text.as_bytes())
+    fn a_status_that_is_not_final_is_named(status in prop_oneof![0u64..200, Just(202u64), 300u64..400, 600u64..100_000]) {
+        let text = json!({"request_id": ID, "status": status, "body": {}}).to_string();
+        let fields: Vec<String> = parse(text.as_bytes())
             .err()
             .map(|e| e.field_errors().iter().map(|f| f.field.clone()).collect())
             .unwrap_or_default();
@@ -69,8 +91,8 @@ proptest! {
 
     #[test]
     fn replies_are_classified_by_status_alone(status in any::<u16>(), len in 0usize..1000) {
-        let reply = classify_reply(status, None, "x".repeat(len));
-        let transient = matches!(status, 300..=399 | 408 | 429 | 500..=599);
+        let reply = classify_reply(status, None, vec![b'x'; len]);
+        let transient = !(200..=599).contains(&status) || matches!(status, 300..=399 | 408 | 429 | 500..=599);
         match reply {
             BackendReply::Acknowledged => prop_assert_eq!(status, 202),
             BackendReply::Transient(_) => prop_assert!(transient),

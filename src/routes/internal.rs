@@ -4,8 +4,8 @@ use worker::{Env, Request, Response};
 
 use crate::objects::client::{call_payment, not_found};
 use crate::runtime::env_config::{config, now_ms};
-use crate::runtime::http_io::{json_response, parse_request_id, read_body, verify_signed};
-use edgepay_core::backend::contract::parse_result_delivery;
+use crate::runtime::http_io::{json_response, parse_request_id, read_body_up_to, verify_signed};
+use edgepay_core::backend::contract::{parse_result_delivery, Binding, MAX_RESULT_DELIVERY_BYTES};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::request_log::{RequestFacts, Transition};
 use edgepay_core::objects::commands::{DeliverResult, ResultReply};
@@ -18,12 +18,17 @@ pub async fn backend_result(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     let cfg = config(env)?;
-    let body = read_body(&mut req).await?;
+    let body = read_body_up_to(&mut req, MAX_RESULT_DELIVERY_BYTES).await?;
+    let now = now_ms();
     // Authenticate before revealing anything about the request id.
-    let message_id = verify_signed(&req, &body, &cfg.backend_secrets, now_ms())?;
+    let message_id = verify_signed(&req, &body, &cfg.backend_secrets, now)?;
     let request_id = parse_request_id(id_raw)?;
     facts.payment(request_id.as_str());
-    let result = parse_result_delivery(&body)?;
+    let binding = match cfg.legacy_unbound_results_until_ms {
+        Some(until) if now < until => Binding::MayBeAbsent,
+        _ => Binding::Required,
+    };
+    let result = parse_result_delivery(&body, &request_id, binding)?;
     let cmd = DeliverResult { message_id, result };
     match call_payment(env, &request_id, &cmd)
         .await?

@@ -61,9 +61,12 @@ pub async fn payments(
                 );
                 let secrets = cfg.backend_secrets.get(..1).unwrap_or_default().to_vec();
                 let msg_id = format!("sandbox-{}", dispatch.request_id);
+                // Names its request, as the contract asks of every backend.
+                let delivery =
+                    json!({"request_id": dispatch.request_id, "status": 200, "body": item})
+                        .to_string();
                 ctx.wait_until(async move {
                     Delay::from(Duration::from_secs(u64::from(after_secs))).await;
-                    let delivery = json!({"status": 200, "body": item}).to_string();
                     let sent = signed_post(
                         &result_url,
                         &delivery,
@@ -72,6 +75,7 @@ pub async fn payments(
                         &[],
                         now_ms(),
                         10_000,
+                        0,
                     )
                     .await;
                     if let Err(why) = sent.map(|r| r.status).and_then(|s| {

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
+use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response, ResponseBody,
 };
 
-use edgepay_core::backend::contract::{classify_reply, BackendReply};
+use edgepay_core::backend::contract::{classify_reply, BackendReply, MAX_RESULT_BYTES};
 use edgepay_core::config::GatewayConfig;
 use edgepay_core::payment::request_record::RequestRecord;
 use edgepay_core::signing::{signature_header, SigningSecret};
@@ -19,7 +21,28 @@ pub struct PostReply {
     pub status: u16,
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
-    pub body: String,
+    /// The body's first bytes as received, at most the caller's limit + 1 (so that a body
+    /// longer than the limit shows as longer); the rest is never read. Not necessarily text.
+    pub body: Vec<u8>,
+}
+
+/// Reads at most `limit` + 1 bytes of `resp`'s body. A peer's body is never buffered whole nor
+/// required to be text: what edgepay does with it is decided by the caller on these bytes.
+async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    if !matches!(resp.body(), ResponseBody::Stream(_)) {
+        return Ok(body);
+    }
+    let mut chunks = resp.stream().map_err(|e| e.to_string())?;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        let room = (limit + 1).saturating_sub(body.len());
+        body.extend(chunk.into_iter().take(room));
+        if body.len() > limit {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 /// A Standard-Webhooks-signed JSON POST. Redirects are not followed; `Err` is a network
@@ -32,6 +55,7 @@ pub async fn signed_post(
     extra_headers: &[(&str, &str)],
     now_ms: u64,
     timeout_ms: u64,
+    max_body: usize,
 ) -> Result<PostReply, String> {
     let timestamp = now_ms / 1000;
     let headers = Headers::new();
@@ -64,24 +88,24 @@ pub async fn signed_post(
             .map_err(|e| e.to_string())?;
         let content_type = resp.headers().get("content-type").ok().flatten();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
+        let body = read_prefix(&mut resp, max_body).await?;
         Ok::<_, String>(PostReply {
             status: resp.status_code(),
             content_type,
             retry_after,
-            body: text,
+            body,
         })
     };
     let timeout = Delay::from(Duration::from_millis(timeout_ms));
     pin_mut!(send);
     pin_mut!(timeout);
-    match select(send, timeout).await {
+    let reply = match select(send, timeout).await {
         Either::Left((reply, _)) => reply,
-        Either::Right(((), _)) => {
-            controller.abort();
-            Err(format!("no answer within {timeout_ms} ms"))
-        }
-    }
+        Either::Right(((), _)) => Err(format!("no answer within {timeout_ms} ms")),
+    };
+    // Ends the transfer of whatever was not read (a body past the limit, or a timeout).
+    controller.abort();
+    reply
 }
 
 /// Submits a request to `{BACKEND_URL}/payments` and classifies the answer.
@@ -99,6 +123,7 @@ pub async fn submit(config: &GatewayConfig, record: &RequestRecord, now_ms: u64)
         &[("idempotency-key", record.request_id().as_str())],
         now_ms,
         config.dispatch.timeout_ms,
+        MAX_RESULT_BYTES,
     )
     .await;
     match reply {

@@ -10,7 +10,7 @@ use edgepay_core::log_line::LogLine;
 use edgepay_core::http::answer::Answer;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::problem_json;
-use edgepay_core::http::request_body::{check_size, MAX_BODY_BYTES};
+use edgepay_core::http::request_body::MAX_BODY_BYTES;
 use edgepay_core::ids::RequestId;
 use edgepay_core::signing::{verify, SignedHeaders, SigningSecret, DEFAULT_TOLERANCE_SECS};
 
@@ -43,12 +43,16 @@ pub fn origin(url: &Url) -> String {
 /// reading, else as soon as the bytes received pass the limit. A body of unknown length (chunked,
 /// or a length the runtime does not pass on) is never buffered whole, nor waited for to the end.
 pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    read_body_up_to(req, MAX_BODY_BYTES).await
+}
+
+/// As [`read_body`], with its own limit (the backend's result posts carry larger bodies).
+pub async fn read_body_up_to(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge { limit_bytes: limit };
     if let Some(declared) = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
     {
-        if declared > MAX_BODY_BYTES as u64 {
-            return Err(ApiError::PayloadTooLarge {
-                limit_bytes: MAX_BODY_BYTES,
-            });
+        if declared > limit as u64 {
+            return Err(too_large());
         }
     }
     let mut body = Vec::new();
@@ -58,18 +62,17 @@ pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let mut chunks = req.stream().or_internal()?;
     while let Some(chunk) = chunks.next().await {
         body.extend_from_slice(&chunk.or_internal()?);
-        check_size(body.len())?;
+        if body.len() > limit {
+            return Err(too_large());
+        }
     }
     Ok(body)
 }
 
-/// A response with a body given verbatim.
+/// A response with a body given verbatim, built through [`Answer`], so that a status no
+/// response can have, or a body on a status that forbids one, never reaches the runtime.
 pub fn raw_response(status: u16, content_type: &str, body: Vec<u8>) -> Result<Response, ApiError> {
-    Ok(Response::builder()
-        .with_status(status)
-        .with_header("content-type", content_type)
-        .or_internal()?
-        .fixed(body))
+    answer_response(Answer::new(status, content_type, body))
 }
 
 pub fn json_response(status: u16, value: &Value) -> Result<Response, ApiError> {
@@ -89,10 +92,18 @@ pub fn add_error_headers(resp: &mut Response, error: &ApiError) -> Result<(), Ap
     Ok(())
 }
 
-/// Sends a rendered [`Answer`].
+/// Sends a rendered [`Answer`] (which is always sendable: see `edgepay_core::http::answer`).
 pub fn answer_response(answer: Answer) -> Result<Response, ApiError> {
-    let mut resp = raw_response(answer.status, &answer.content_type, answer.body)?;
-    for (name, value) in &answer.headers {
+    let (status, content_type, body, headers) = answer.into_parts();
+    let mut resp = match content_type {
+        Some(content_type) => Response::builder()
+            .with_status(status)
+            .with_header("content-type", &content_type)
+            .or_internal()?
+            .fixed(body),
+        None => Response::builder().with_status(status).empty(),
+    };
+    for (name, value) in &headers {
         set_header(&mut resp, name, value)?;
     }
     Ok(resp)

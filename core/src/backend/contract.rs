@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::breaker::BreakerPolicy;
+use crate::http::answer::{forbids_body, is_final_status};
 use crate::http::api_error::{ApiError, FieldError};
+use crate::ids::RequestId;
 
 /// Largest backend body edgepay stores; larger answers are treated as a backend fault.
 pub const MAX_RESULT_BYTES: usize = 256 * 1024;
@@ -91,34 +93,61 @@ pub struct StoredResult {
 /// What one submission's HTTP answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendReply {
-    /// Any status but 202, 3xx, 408, 429 and 5xx: the result itself.
+    /// A final answer the contract takes as the result (see [`classify_reply`]).
     Answered(StoredResult),
     /// 202: the result will be POSTed to `/internal/requests/{id}/result`.
     Acknowledged,
-    /// 5xx, 408, 429, redirects (never followed), timeouts and network errors: submit again later.
+    /// An answer that is not a result, timeouts and network errors: submit again later.
     Transient(String),
 }
 
-pub fn classify_reply(status: u16, content_type: Option<String>, body: String) -> BackendReply {
+/// What one submission's answer means. `body` is at most [`MAX_RESULT_BYTES`] + 1 bytes of the
+/// answer (the reader stops there, so a longer one shows as longer than the limit).
+///
+/// - 202: acknowledged; the result comes later.
+/// - 1xx (never final), 3xx (redirects are never followed), 408, 429 and 5xx: transient.
+/// - A body over [`MAX_RESULT_BYTES`], or one that is not UTF-8 text: transient, a backend
+///   fault that a re-submission (same `Idempotency-Key`) may mend; edgepay stores results
+///   verbatim and cannot store these faithfully.
+/// - 204 and 205: the result, with no body (their status forbids one).
+/// - Any other status from 200 to 599: the result, status and body verbatim.
+pub fn classify_reply(status: u16, content_type: Option<String>, body: Vec<u8>) -> BackendReply {
     match status {
         202 => BackendReply::Acknowledged,
         300..=399 | 408 | 429 | 500..=599 => {
             BackendReply::Transient(format!("backend answered HTTP {status}"))
         }
+        _ if !is_final_status(status) => BackendReply::Transient(format!(
+            "backend answered HTTP {status}, which is not a final status"
+        )),
+        _ if forbids_body(status) => BackendReply::Answered(StoredResult {
+            status,
+            content_type: "application/json".to_owned(),
+            body: String::new(),
+        }),
         _ if body.len() > MAX_RESULT_BYTES => {
             BackendReply::Transient(format!("backend answer exceeds {MAX_RESULT_BYTES} bytes"))
         }
-        _ => BackendReply::Answered(StoredResult {
-            status,
-            content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
-            body,
-        }),
+        _ => match String::from_utf8(body) {
+            Ok(body) => BackendReply::Answered(StoredResult {
+                status,
+                content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
+                body,
+            }),
+            Err(_) => BackendReply::Transient("backend answer is not UTF-8 text".to_owned()),
+        },
     }
 }
+
+/// The largest result post edgepay reads: an item response of [`MAX_RESULT_BYTES`] and its
+/// envelope. A longer post is a `413`.
+pub const MAX_RESULT_DELIVERY_BYTES: usize = MAX_RESULT_BYTES + 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResultDelivery {
+    #[serde(default)]
+    request_id: Option<Value>,
     status: Value,
     body: Value,
 }
@@ -127,29 +156,84 @@ fn result_error(field: &str, message: &str) -> ApiError {
     ApiError::Validation(vec![FieldError::new(field, "invalid", message)])
 }
 
-/// Parses `{"status": <http status to mirror>, "body": <item response>}` from the backend.
-pub fn parse_result_delivery(bytes: &[u8]) -> Result<StoredResult, ApiError> {
+/// Whether a result post may leave out `request_id` (a backend that predates the binding, in
+/// the deploy window `LEGACY_UNBOUND_RESULTS_UNTIL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    Required,
+    MayBeAbsent,
+}
+
+/// Parses `{"request_id": "<id>", "status": <http status to mirror>, "body": <item response>}`
+/// posted for the request `path_id`.
+///
+/// The signature covers the body, so `request_id` in it binds the signed delivery to one
+/// request: the same signed post replayed to another request's path is refused (`400` naming
+/// `request_id`). `status` is a final status from 200 to 599 that the sync path would also take
+/// as a result: not 202 and not a redirect (3xx); 204 and 205 carry no item response, so their
+/// `body` must be `null`.
+pub fn parse_result_delivery(
+    bytes: &[u8],
+    path_id: &RequestId,
+    binding: Binding,
+) -> Result<StoredResult, ApiError> {
     let delivery: ResultDelivery = serde_json::from_slice(bytes).map_err(|_| {
         result_error(
             "body",
-            "expected {\"status\": <200-599>, \"body\": <JSON item response>}",
+            "expected {\"request_id\": \"<request id>\", \"status\": <200-599>, \"body\": <JSON item response>}",
         )
     })?;
+    match delivery.request_id.as_ref() {
+        None if binding == Binding::MayBeAbsent => {}
+        None => return Err(result_error(
+            "request_id",
+            "`request_id` is required: the id of the request this result is for, as in the path",
+        )),
+        Some(named) => {
+            let same = named
+                .as_str()
+                .and_then(RequestId::parse)
+                .is_some_and(|named| named == *path_id);
+            if !same {
+                return Err(result_error(
+                    "request_id",
+                    "`request_id` must name the request in the path: this delivery is for another request",
+                ));
+            }
+        }
+    }
     let status = delivery
         .status
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
-        .filter(|s| (200..=599).contains(s) && *s != 202)
+        .filter(|s| is_final_status(*s) && *s != 202 && !(300..=399).contains(s))
         .ok_or_else(|| {
             result_error(
                 "status",
-                "`status` must be a final HTTP status from 200 to 599, not 202",
+                "`status` must be a final HTTP status from 200 to 599, not 202 or a redirect (3xx)",
             )
         })?;
+    let body = if forbids_body(status) {
+        if !delivery.body.is_null() {
+            return Err(result_error(
+                "body",
+                "a result with status 204 or 205 has no item response: `body` must be null",
+            ));
+        }
+        String::new()
+    } else {
+        delivery.body.to_string()
+    };
+    if body.len() > MAX_RESULT_BYTES {
+        return Err(result_error(
+            "body",
+            &format!("the item response exceeds {MAX_RESULT_BYTES} bytes"),
+        ));
+    }
     Ok(StoredResult {
         status,
         content_type: "application/json".to_owned(),
-        body: delivery.body.to_string(),
+        body,
     })
 }
 
@@ -205,12 +289,14 @@ mod tests {
 
     #[test]
     fn replies_are_classified() {
-        let answered = |s| classify_reply(s, None, "{}".into());
+        let answered = |s| classify_reply(s, None, b"{}".to_vec());
         assert_eq!(answered(202), BackendReply::Acknowledged);
-        for s in [301, 307, 408, 429, 500, 502, 503, 599] {
+        for s in [
+            0, 100, 101, 103, 199, 301, 304, 307, 408, 429, 500, 502, 503, 599, 600,
+        ] {
             assert!(matches!(answered(s), BackendReply::Transient(_)), "{s}");
         }
-        for s in [200, 201, 400, 402, 409, 422] {
+        for s in [200, 201, 400, 402, 409, 418, 422] {
             match answered(s) {
                 BackendReply::Answered(r) => {
                     assert_eq!((r.status, r.content_type.as_str()), (s, "application/json"))
@@ -218,9 +304,11 @@ mod tests {
                 other => panic!("{s}: {other:?}"),
             }
         }
-        let big = classify_reply(200, None, "x".repeat(MAX_RESULT_BYTES + 1));
+        let big = classify_reply(200, None, vec![b'x'; MAX_RESULT_BYTES + 1]);
         assert!(matches!(big, BackendReply::Transient(_)));
-        let typed = classify_reply(200, Some("text/plain".into()), "ok".into());
+        let at_limit = classify_reply(200, None, vec![b'x'; MAX_RESULT_BYTES]);
+        assert!(matches!(at_limit, BackendReply::Answered(_)));
+        let typed = classify_reply(200, Some("text/plain".into()), b"ok".to_vec());
         assert_eq!(
             typed,
             BackendReply::Answered(StoredResult {
@@ -232,27 +320,114 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_that_is_not_utf8_is_transient_and_no_content_is_a_result_without_body() {
+        let binary = classify_reply(200, None, vec![0xff, 0xfe, 0x00, 0x80]);
+        assert!(matches!(binary, BackendReply::Transient(ref why) if why.contains("UTF-8")));
+        for s in [204, 205] {
+            assert_eq!(
+                classify_reply(s, None, b"ignored".to_vec()),
+                BackendReply::Answered(StoredResult {
+                    status: s,
+                    content_type: "application/json".into(),
+                    body: String::new()
+                })
+            );
+        }
+    }
+
+    const ID: &str = "0123456789ab4def8123456789abcdef";
+    const OTHER: &str = "fedcba9876544def8123456789abcdef";
+
+    fn id() -> RequestId {
+        RequestId::parse(ID).unwrap()
+    }
+
+    fn field_of(e: ApiError) -> String {
+        match e {
+            ApiError::Validation(errors) => errors[0].field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn result_deliveries_are_validated() {
         let ok = parse_result_delivery(
-            br#"{"status": 422, "body": {"items": {"state": "payment_failed"}}}"#,
+            format!(r#"{{"request_id": "{ID}", "status": 422, "body": {{"items": {{"state": "payment_failed"}}}}}}"#).as_bytes(),
+            &id(),
+            Binding::Required,
         )
         .unwrap();
         assert_eq!(ok.status, 422);
         assert_eq!(ok.body, r#"{"items":{"state":"payment_failed"}}"#);
         for bad in [
-            &br#"{"status": 202, "body": {}}"#[..],
-            br#"{"status": 99, "body": {}}"#,
-            br#"{"status": "200", "body": {}}"#,
-            br#"{"status": 200}"#,
-            br#"{"status": 200, "body": {}, "extra": 1}"#,
-            b"nope",
+            r#"{"status": 202, "body": {}}"#,
+            r#"{"status": 99, "body": {}}"#,
+            r#"{"status": 101, "body": {}}"#,
+            r#"{"status": 304, "body": {}}"#,
+            r#"{"status": 301, "body": {}}"#,
+            r#"{"status": 600, "body": {}}"#,
+            r#"{"status": "200", "body": {}}"#,
+            r#"{"status": 204, "body": {}}"#,
+            r#"{"status": 205, "body": "x"}"#,
+            r#"{"status": 200}"#,
+            r#"{"status": 200, "body": {}, "extra": 1}"#,
+            "nope",
         ] {
+            let bound = bad.replacen('{', &format!(r#"{{"request_id": "{ID}", "#), 1);
+            let bound = if bad.starts_with('{') {
+                bound
+            } else {
+                bad.to_owned()
+            };
             assert_eq!(
-                parse_result_delivery(bad).unwrap_err().status(),
+                parse_result_delivery(bound.as_bytes(), &id(), Binding::Required)
+                    .unwrap_err()
+                    .status(),
                 400,
-                "{}",
-                String::from_utf8_lossy(bad)
+                "{bound}"
             );
         }
+        let no_content = parse_result_delivery(
+            format!(r#"{{"request_id": "{ID}", "status": 204, "body": null}}"#).as_bytes(),
+            &id(),
+            Binding::Required,
+        )
+        .unwrap();
+        assert_eq!((no_content.status, no_content.body.as_str()), (204, ""));
+        let oversized = format!(
+            r#"{{"request_id": "{ID}", "status": 200, "body": "{}"}}"#,
+            "x".repeat(MAX_RESULT_BYTES)
+        );
+        let e = parse_result_delivery(oversized.as_bytes(), &id(), Binding::Required).unwrap_err();
+        assert_eq!(field_of(e), "body");
+    }
+
+    #[test]
+    fn a_result_is_bound_to_the_request_it_names() {
+        let post = |named: &str| {
+            format!(r#"{{"request_id": {named}, "status": 200, "body": {{}}}}"#).into_bytes()
+        };
+        // The same signed body posted to another request's path is refused.
+        let replayed =
+            parse_result_delivery(&post(&format!("\"{OTHER}\"")), &id(), Binding::Required);
+        assert_eq!(field_of(replayed.unwrap_err()), "request_id");
+        // `null` is as good as absent: refused unless in the deploy window.
+        let e = parse_result_delivery(&post("null"), &id(), Binding::Required).unwrap_err();
+        assert_eq!(field_of(e), "request_id");
+        for named in ["42", "\"\"", "\"not-an-id\"", "{}"] {
+            let e = parse_result_delivery(&post(named), &id(), Binding::MayBeAbsent).unwrap_err();
+            assert_eq!(field_of(e), "request_id", "{named}");
+        }
+        // Upper-case hex names the same request; any other form is not the id edgepay gave.
+        let upper = format!("\"{}\"", ID.to_uppercase());
+        assert!(parse_result_delivery(&post(&upper), &id(), Binding::Required).is_ok());
+        let dashed = "\"01234567-89ab-4def-8123-456789abcdef\"";
+        let e = parse_result_delivery(&post(dashed), &id(), Binding::Required).unwrap_err();
+        assert_eq!(field_of(e), "request_id");
+        // Leaving it out is allowed only in the deploy window.
+        let unbound = br#"{"status": 200, "body": {}}"#;
+        let e = parse_result_delivery(unbound, &id(), Binding::Required).unwrap_err();
+        assert_eq!(field_of(e), "request_id");
+        assert!(parse_result_delivery(unbound, &id(), Binding::MayBeAbsent).is_ok());
     }
 }

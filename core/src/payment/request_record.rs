@@ -944,7 +944,7 @@ mod tests {
         );
         let mut submitted = r.clone();
         submitted.begin_submission(2_000, &policy());
-        submitted.apply_reply(classify_reply(202, None, String::new()), 2_010, &policy());
+        submitted.apply_reply(classify_reply(202, None, Vec::new()), 2_010, &policy());
         assert_eq!(submitted.state, RequestState::Submitted);
         assert_eq!(
             submitted.view().status_object(&links)["message"],

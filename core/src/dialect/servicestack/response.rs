@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::http::answer::Answer;
+use crate::http::answer::{forbids_body, Answer};
 use crate::http::api_error::{ApiError, FieldError};
 use crate::payment::request_record::{Links, RequestView, StoredResult, FAILED_STATUS};
 use crate::payment::request_state::RequestState;
@@ -153,6 +153,9 @@ fn data_string(result: &StoredResult) -> String {
 pub fn render_view(view: &RequestView, status_link: &str) -> (u16, Value) {
     let meta = || json!({"requestId": view.request_id, "status": view.state.as_str(), "location": status_link});
     match (&view.result, view.state) {
+        // A mobile client always reads `data`: a "no content" result (204, 205) is a success
+        // with an empty `data`, answered 200 so that its body is allowed.
+        (Some(result), _) if forbids_body(result.status) => (200, json!({ "data": "" })),
         (Some(result), _) if result.status < 400 => {
             (result.status, json!({ "data": data_string(result) }))
         }

@@ -56,10 +56,10 @@ mod tests {
             &decide(""),
         );
         assert_eq!(
-            (a.status, a.content_type.as_str()),
-            (422, "application/json")
+            (a.status(), a.content_type()),
+            (422, Some("application/json"))
         );
-        assert_eq!(a.body, br#"{"errors":{}}"#);
+        assert_eq!(a.body(), br#"{"errors":{}}"#);
         assert_eq!(
             a.header("content-location"),
             Some("https://g/request/abc/status")
@@ -70,14 +70,14 @@ mod tests {
     #[test]
     fn a_failed_request_is_502_and_a_pending_one_202_with_retry_after() {
         let failed = answer(&view(RequestState::Failed, None), "https://g", &decide(""));
-        assert_eq!(failed.status, 502);
+        assert_eq!(failed.status(), 502);
         assert!(failed.header("retry-after").is_none());
         let pending = answer(
             &view(RequestState::Submitted, None),
             "https://g",
             &decide("wait=3"),
         );
-        assert_eq!(pending.status, 202);
+        assert_eq!(pending.status(), 202);
         assert_eq!(
             pending.header("location"),
             Some("https://g/request/abc/status")
