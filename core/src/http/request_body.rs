@@ -1,6 +1,6 @@
 //! Request bodies as field maps: content-type negotiation, the 64 KiB limit, JSON and form decoding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use percent_encoding::percent_decode;
 use serde_json::Value;
@@ -163,6 +163,17 @@ pub fn parse_fields(
 
 /// `application/x-www-form-urlencoded` pairs, strictly: bad UTF-8 and repeated names are errors.
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    parse_form_keyed(body, str::to_owned)
+}
+
+/// [`parse_form`], finding repeated names through `key(name)` (the name itself; the tests
+/// count its comparisons). The names seen so far are a sorted set, so a body of n pairs takes
+/// about n·log n comparisons, however its names are chosen (a hash set with the fixed keys of
+/// a wasm isolate could be made to collide).
+fn parse_form_keyed<K: Ord>(
+    body: &[u8],
+    key: impl Fn(&str) -> K,
+) -> Result<Vec<(String, String)>, ApiError> {
     let decode = |part: &[u8]| -> Result<String, ApiError> {
         let plus_as_space: Vec<u8> = part
             .iter()
@@ -174,6 +185,7 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
             .map_err(|_| body_error("the form body is not valid UTF-8 once decoded"))
     };
     let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut seen: BTreeSet<K> = BTreeSet::new();
     for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = part.splitn(2, |&b| b == b'=');
         let (name, value) = (
@@ -182,7 +194,7 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
         );
         let name = decode(name)?;
         let value = decode(value)?;
-        if pairs.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(key(&name)) {
             return Err(duplicate_error(&name));
         }
         pairs.push((name, value));
@@ -208,6 +220,8 @@ pub fn optional_string<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     #[test]
     fn json_is_sniffed_whatever_the_content_type() {
         for ct in [
@@ -320,5 +334,70 @@ mod tests {
         assert_eq!(dup.field_errors()[0].code, "duplicate");
         let bad = parse_fields(Some(BodyFormat::Form), b"a=%ff").unwrap_err();
         assert_eq!(bad.field_errors()[0].field, "body");
+    }
+
+    /// A form name whose every comparison is counted.
+    struct Counted<'c> {
+        name: String,
+        comparisons: &'c Cell<usize>,
+    }
+
+    impl PartialEq for Counted<'_> {
+        fn eq(&self, other: &Self) -> bool {
+            self.comparisons.set(self.comparisons.get() + 1);
+            self.name == other.name
+        }
+    }
+
+    impl Eq for Counted<'_> {}
+
+    impl PartialOrd for Counted<'_> {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for Counted<'_> {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.comparisons.set(self.comparisons.get() + 1);
+            self.name.cmp(&other.name)
+        }
+    }
+
+    /// A form body of `n` distinct short pairs (`0=1&1=1&…`, names in hex), and how many name
+    /// comparisons decoding it takes.
+    fn comparisons_for(n: usize) -> (usize, usize) {
+        let body: Vec<u8> = (0..n)
+            .map(|i| format!("{i:x}=1"))
+            .collect::<Vec<_>>()
+            .join("&")
+            .into_bytes();
+        let comparisons = Cell::new(0);
+        let pairs = parse_form_keyed(&body, |name| Counted {
+            name: name.to_owned(),
+            comparisons: &comparisons,
+        })
+        .unwrap();
+        assert_eq!(pairs.len(), n);
+        (body.len(), comparisons.get())
+    }
+
+    #[test]
+    fn a_large_form_body_takes_a_near_linear_number_of_name_comparisons() {
+        let (size, at_n) = comparisons_for(8_000);
+        assert!(
+            (48 * 1024..=MAX_BODY_BYTES).contains(&size),
+            "a body near the limit: {size} bytes"
+        );
+        let (_, at_half) = comparisons_for(4_000);
+        // Every name after the first is compared at least once: the counter sees the check.
+        assert!(at_half >= 4_000 - 1, "{at_half} comparisons");
+        // A scan of the names seen so far takes n²/2 (32 million for 8,000 pairs) and doubles
+        // twice over from n/2 to n; a sorted set takes about n·log n.
+        assert!(at_n <= 64 * 8_000, "{at_n} comparisons for 8,000 pairs");
+        assert!(
+            at_n * 2 < at_half * 5,
+            "{at_half} comparisons for 4,000 pairs, {at_n} for 8,000: not near-linear"
+        );
     }
 }
