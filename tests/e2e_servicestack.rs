@@ -227,6 +227,10 @@ async fn every_field_error_names_its_field() {
             vec!["returnUrl"],
         ),
         (
+            json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "returnUrl": "javascript:alert(document.cookie)"}),
+            vec!["returnUrl"],
+        ),
+        (
             json!({"paymentId": id, "paymentMethod": {}, "clientType": "web", "version": "v2"}),
             vec!["version"],
         ),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::support::{any_json, any_uuid, field_map, random_case};
 use edgepay_core::dialect::servicestack::request::{
-    merge_sources, ClientType, ServiceStackPayment, FIELDS,
+    merge_sources, ClientType, ServiceStackPayment, FIELDS, REFUSED_RETURN_SCHEMES,
 };
 use edgepay_core::dialect::servicestack::response::sanitize_jsonp;
 use edgepay_core::http::api_error::ApiError;
@@ -226,6 +226,51 @@ proptest! {
             .map(|e| e.field_errors().iter().map(|f| f.field.clone()).collect())
             .unwrap_or_default();
         prop_assert_eq!(names, vec!["paymentId".to_owned()]);
+    }
+
+    #[test]
+    fn a_return_url_that_a_browser_would_run_or_read_locally_is_refused(
+        scheme in proptest::sample::select(REFUSED_RETURN_SCHEMES.to_vec()),
+        mask in any::<u64>(),
+        blanks in "[ \t\n]{0,2}",
+        tab_at in 0usize..12,
+        rest in "[ -~]{0,30}",
+    ) {
+        // Spelled as an attacker might: any case, leading blanks, a tab inside the scheme.
+        let mut spelled = random_case(scheme, mask);
+        if tab_at < spelled.len() {
+            spelled.insert(tab_at, '\t');
+        }
+        let url = format!("{blanks}{spelled}:{rest}");
+        let fields = merge_sources(vec![vec![
+            ("paymentId".into(), json!(Uuid::nil().to_string())),
+            ("paymentMethod".into(), json!({})),
+            ("clientType".into(), json!("web")),
+            ("returnUrl".into(), json!(url)),
+        ]]);
+        let named: Vec<(String, &str)> = ServiceStackPayment::parse(&fields)
+            .err()
+            .map(|e| e.field_errors().iter().map(|f| (f.field.clone(), f.code)).collect())
+            .unwrap_or_default();
+        prop_assert_eq!(named, vec![("returnUrl".to_owned(), "invalid")], "{:?}", url);
+    }
+
+    #[test]
+    fn a_return_url_with_any_other_scheme_is_kept_as_given(
+        url in "[a-z][a-z0-9+.-]{0,12}://[a-z]{1,10}(/[a-z0-9]{0,6}){0,3}"
+            .prop_filter("a refused scheme", |u| {
+                !REFUSED_RETURN_SCHEMES.iter().any(|s| u.starts_with(&format!("{s}:")))
+            }),
+    ) {
+        let fields = merge_sources(vec![vec![
+            ("paymentId".into(), json!(Uuid::nil().to_string())),
+            ("paymentMethod".into(), json!({})),
+            ("clientType".into(), json!("web")),
+            ("returnUrl".into(), json!(url)),
+        ]]);
+        let parsed = ServiceStackPayment::parse(&fields);
+        prop_assert!(parsed.is_ok(), "{:?} refused: {:?}", url, parsed);
+        prop_assert_eq!(parsed.ok().and_then(|p| p.return_url), Some(url));
     }
 
     #[test]

@@ -140,6 +140,16 @@ fn parse_bool(field: &str, value: Option<&Value>) -> Result<Option<bool>, FieldE
     }
 }
 
+/// Schemes a browser runs or reads locally rather than navigates to; never a return URL.
+pub const REFUSED_RETURN_SCHEMES: [&str; 6] = [
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "blob",
+    "filesystem",
+];
+
 fn parse_return_url(value: Option<&Value>) -> Result<Option<String>, FieldError> {
     match value {
         None => Ok(None),
@@ -155,6 +165,17 @@ fn parse_return_url(value: Option<&Value>) -> Result<Option<String>, FieldError>
                 .map_err(|_| invalid("returnUrl", "`returnUrl` must be an absolute URL"))?;
             if url.cannot_be_a_base() && !s.contains(':') {
                 return Err(invalid("returnUrl", "`returnUrl` must be an absolute URL"));
+            }
+            // The scheme as a browser reads it: the parser lower-cases it and drops the blanks
+            // and tabs that `java\tscript:` hides behind.
+            if REFUSED_RETURN_SCHEMES.contains(&url.scheme()) {
+                return Err(invalid(
+                    "returnUrl",
+                    format!(
+                        "`returnUrl` must not be a `{}:` URL; use https or an app scheme",
+                        url.scheme()
+                    ),
+                ));
             }
             Ok(Some(s.clone()))
         }
@@ -349,6 +370,52 @@ mod tests {
             Some(&json!("myapp://payments/done?x=1"))
         );
         assert_eq!(new.callback, None, "returnUrl is not a callback");
+    }
+
+    #[test]
+    fn return_urls_that_would_run_script_or_read_local_data_are_refused() {
+        let with = |url: &str| {
+            parse(vec![
+                json!({"paymentId": GUID, "paymentMethod": {}, "clientType": "web", "returnUrl": url}),
+            ])
+        };
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "JavaScript://%0aalert(1)",
+            " \tjava\tscript:alert(1)",
+            "vbscript:msgbox(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "blob:https://shop.example.com/0b2c",
+            "filesystem:https://shop.example.com/temporary/x",
+        ] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.status(), 400, "{bad:?}");
+            let named: Vec<(&str, &str)> = err
+                .field_errors()
+                .iter()
+                .map(|e| (e.field.as_str(), e.code))
+                .collect();
+            assert_eq!(named, [("returnUrl", "invalid")], "{bad:?}");
+            assert!(
+                err.field_errors()[0].message.contains("`returnUrl`"),
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "myapp://done",
+            "myapp:done",
+            "com.example.shop://payments/done?x=1",
+            "https://shop.example.com/return",
+            "http://localhost:3000/return",
+            "javascriptapp://done",
+        ] {
+            assert_eq!(
+                with(good).unwrap().return_url.as_deref(),
+                Some(good),
+                "{good:?}"
+            );
+        }
     }
 
     #[test]
