@@ -15,6 +15,7 @@
 //! while serving another request (the panicking one).
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Once;
@@ -25,10 +26,12 @@ use worker::worker_sys::web_sys;
 use worker::{wasm_bindgen_futures, Response, Url};
 
 use crate::runtime::http_io::{answer_response, problem_response};
+use crate::runtime::log;
 use edgepay_core::dialect::servicestack::operation::is_servicestack_path;
 use edgepay_core::dialect::servicestack::response::{error_answer, sanitize_jsonp, Framing};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::request_log::REQUEST_ID_HEADER;
+use edgepay_core::log_line::LogLine;
 use edgepay_core::payment::request_record::RETRY_AFTER_SECS;
 
 /// The error shape a caller expects, fixed when its request arrives.
@@ -71,13 +74,13 @@ impl Shape {
 }
 
 struct Pending {
-    id: u64,
     resolve: Function,
     interrupted: web_sys::Response,
 }
 
 thread_local! {
-    static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+    /// The fallbacks of the requests in flight, by a number of their own.
+    static PENDING: RefCell<BTreeMap<u64, Pending>> = const { RefCell::new(BTreeMap::new()) };
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -90,7 +93,7 @@ fn answer_everyone() {
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    for entry in pending {
+    for entry in pending.into_values() {
         let _ = entry
             .resolve
             .call1(&JsValue::NULL, &JsValue::from(entry.interrupted));
@@ -102,17 +105,30 @@ fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             answer_everyone();
+            // One line an operator (and the tests' panic canary) can find. Only the place, not
+            // the message: a message may quote a peer's data.
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            log::emit(&LogLine::error("panic").with("at", at));
             previous(info);
         }));
     });
 }
 
-fn forget(id: u64) {
-    let _ = PENDING.try_with(|p| {
-        if let Ok(mut v) = p.try_borrow_mut() {
-            v.retain(|e| e.id != id);
-        }
-    });
+/// Removes a request's fallback when its handler ends, however it ends: answered, failed, or
+/// dropped unfinished (a request the runtime gave up on), so no entry outlives its request.
+struct Registered(u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let _ = PENDING.try_with(|p| {
+            if let Ok(mut pending) = p.try_borrow_mut() {
+                pending.remove(&self.0);
+            }
+        });
+    }
 }
 
 /// The promise to hand the runtime for a request to `url`: `handler`'s response, or the
@@ -133,19 +149,24 @@ pub fn guard(
     let interrupted = Shape::for_url(url)
         .interrupted(request_id)
         .map(web_sys::Response::from);
-    if let (Some(resolve), Ok(interrupted)) = (resolver, interrupted) {
-        PENDING.with(|p| {
-            p.borrow_mut().push(Pending {
-                id,
-                resolve,
-                interrupted,
-            })
-        });
-    }
+    let registered = match (resolver, interrupted) {
+        (Some(resolve), Ok(interrupted)) => {
+            PENDING.with(|p| {
+                p.borrow_mut().insert(
+                    id,
+                    Pending {
+                        resolve,
+                        interrupted,
+                    },
+                )
+            });
+            Some(Registered(id))
+        }
+        _ => None,
+    };
     let main = wasm_bindgen_futures::future_to_promise(AssertUnwindSafe(async move {
-        let answer = handler.await;
-        forget(id);
-        answer
+        let _registered = registered;
+        handler.await
     }));
     Promise::race(&Array::of2(&main, &fallback))
 }
