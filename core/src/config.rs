@@ -10,9 +10,10 @@ use crate::backend::breaker::BreakerPolicy;
 use crate::backend::contract::DispatchPolicy;
 use crate::callback::delivery::CallbackPolicyTiming;
 use crate::callback::ssrf_rules::CallbackPolicy;
+use crate::payment::idempotency::KEY_RETENTION_MS;
 use crate::payment::request_record::Lifetimes;
 use crate::signing::SigningSecret;
-use crate::time::{DAY_MS, SECOND_MS};
+use crate::time::{DAY_MS, HOUR_MS, SECOND_MS};
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -80,6 +81,26 @@ fn parse_index_bindings(raw: Option<String>) -> Result<Vec<String>, String> {
                 .to_owned(),
         )
     }
+}
+
+/// `RETENTION_DAYS`, as milliseconds: at least the life of an `Idempotency-Key`
+/// ([`KEY_RETENTION_MS`], a day), so a payment outlives every key that names it. A key is claimed
+/// before its payment is created, and a payment is deleted its retention after its last change,
+/// so a retention as long as the key's life deletes no payment a live key still names. `0`
+/// (delete a terminal payment at once) is for tests and only accepted with `FAULT_INJECTION`:
+/// there, a key retried after its payment was deleted starts that payment again.
+fn parse_retention_ms(raw: Option<String>, fault_injection: bool) -> Result<u64, String> {
+    let days = parse_u64("RETENTION_DAYS", raw, 7)?;
+    let retention_ms = days.saturating_mul(DAY_MS);
+    if retention_ms < KEY_RETENTION_MS && !(fault_injection && days == 0) {
+        return Err(format!(
+            "RETENTION_DAYS must be at least {}: a payment must outlive the {} h an \
+             Idempotency-Key names it (0 is for tests, with FAULT_INJECTION=true)",
+            KEY_RETENTION_MS.div_ceil(DAY_MS),
+            KEY_RETENTION_MS / HOUR_MS,
+        ));
+    }
+    Ok(retention_ms)
 }
 
 fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, String> {
@@ -161,6 +182,7 @@ impl GatewayConfig {
                 )?,
             },
         };
+        let fault_injection = parse_bool("FAULT_INJECTION", get("FAULT_INJECTION"), false)?;
         let lifetimes = Lifetimes {
             result_timeout_ms: parse_u64(
                 "RESULT_TIMEOUT_SECS",
@@ -168,8 +190,7 @@ impl GatewayConfig {
                 86_400,
             )?
             .saturating_mul(SECOND_MS),
-            retention_ms: parse_u64("RETENTION_DAYS", get("RETENTION_DAYS"), 7)?
-                .saturating_mul(DAY_MS),
+            retention_ms: parse_retention_ms(get("RETENTION_DAYS"), fault_injection)?,
         };
         let callback_defaults = CallbackPolicyTiming::default();
         let callbacks = CallbackPolicyTiming {
@@ -203,7 +224,7 @@ impl GatewayConfig {
             backend_url,
             backend_secrets,
             sandbox_enabled: parse_bool("SANDBOX_ENABLED", get("SANDBOX_ENABLED"), false)?,
-            fault_injection: parse_bool("FAULT_INJECTION", get("FAULT_INJECTION"), false)?,
+            fault_injection,
             callback_policy: CallbackPolicy {
                 allow_insecure: parse_bool(
                     "ALLOW_INSECURE_CALLBACKS",
@@ -290,6 +311,31 @@ mod tests {
         assert!(load(&vars)
             .unwrap_err()
             .contains("LEGACY_UNBOUND_RESULTS_UNTIL"));
+    }
+
+    #[test]
+    fn a_payment_outlives_every_idempotency_key_that_names_it() {
+        for days in 0..=3u64 {
+            let mut vars = base();
+            vars.insert("RETENTION_DAYS", days.to_string());
+            match load(&vars) {
+                Ok(c) => assert!(
+                    c.lifetimes.retention_ms >= KEY_RETENTION_MS,
+                    "RETENTION_DAYS={days} deletes payments a key still names"
+                ),
+                Err(e) => {
+                    assert_eq!(days, 0, "{e}");
+                    assert!(e.contains("RETENTION_DAYS"), "{e}");
+                    assert!(e.contains("Idempotency-Key"), "{e}");
+                }
+            }
+        }
+        let mut zero = base();
+        zero.insert("RETENTION_DAYS", "0".into());
+        assert!(load(&zero).is_err(), "RETENTION_DAYS=0 is refused");
+        // Tests delete at once: only where the test-only faults are on.
+        zero.insert("FAULT_INJECTION", "true".into());
+        assert_eq!(load(&zero).unwrap().lifetimes.retention_ms, 0);
     }
 
     #[test]
