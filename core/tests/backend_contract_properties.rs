@@ -7,15 +7,16 @@ use serde_json::{json, Value};
 
 use crate::support::any_json;
 use edgepay_core::backend::contract::{
-    classify_reply, parse_result_delivery, BackendReply, Binding, MAX_RESULT_BYTES,
+    classify_reply, is_result_status, parse_result_delivery, BackendReply, Binding,
+    MAX_RESULT_BYTES,
 };
 use edgepay_core::http::answer::forbids_body;
 use edgepay_core::ids::RequestId;
 use edgepay_core::signing::{signature_header, verify, SignedHeaders, SigningSecret, VerifyError};
 
-/// A status a result post may carry: final, not 202, not a redirect.
+/// A status a result post may carry.
 fn final_status() -> impl Strategy<Value = u16> {
-    (200u16..=599).prop_filter("final", |s| *s != 202 && !(300..=399).contains(s))
+    (200u16..=499).prop_filter("a result", |s| is_result_status(*s))
 }
 
 const ID: &str = "0123456789ab4def8123456789abcdef";
@@ -48,7 +49,7 @@ proptest! {
     #[test]
     fn any_bytes_give_a_final_status_or_a_400_naming_a_field(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         match parse(&bytes) {
-            Ok(r) => prop_assert!((200..=599).contains(&r.status) && r.status != 202),
+            Ok(r) => prop_assert!(is_result_status(r.status)),
             Err(e) => {
                 prop_assert_eq!(e.status(), 400);
                 let field = e.field_errors().first().map(|f| f.field.clone()).unwrap_or_default();
@@ -80,7 +81,7 @@ proptest! {
     }
 
     #[test]
-    fn a_status_that_is_not_final_is_named(status in prop_oneof![0u64..200, Just(202u64), 300u64..400, 600u64..100_000]) {
+    fn a_status_that_is_not_a_result_is_named(status in prop_oneof![0u64..200, Just(202u64), 300u64..400, Just(408u64), Just(429u64), 500u64..100_000]) {
         let text = json!({"request_id": ID, "status": status, "body": {}}).to_string();
         let fields: Vec<String> = parse(text.as_bytes())
             .err()
@@ -91,8 +92,8 @@ proptest! {
 
     #[test]
     fn replies_are_classified_by_status_alone(status in any::<u16>(), len in 0usize..1000) {
-        let reply = classify_reply(status, None, vec![b'x'; len]);
-        let transient = !(200..=599).contains(&status) || matches!(status, 300..=399 | 408 | 429 | 500..=599);
+        let reply = classify_reply(status, None, Ok(vec![b'x'; len]));
+        let transient = status != 202 && !is_result_status(status);
         match reply {
             BackendReply::Acknowledged => prop_assert_eq!(status, 202),
             BackendReply::Transient(_) => prop_assert!(transient),

@@ -22,15 +22,16 @@ pub struct PostReply {
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
     /// The body's first bytes as received, at most the caller's limit + 1 (so that a body
-    /// longer than the limit shows as longer); the rest is never read. Not necessarily text.
-    pub body: Vec<u8>,
+    /// longer than the limit shows as longer), or why they could not be read; the rest is never
+    /// read. Not necessarily text.
+    pub body: Result<Vec<u8>, String>,
 }
 
-/// Reads at most `limit` + 1 bytes of `resp`'s body. A peer's body is never buffered whole nor
-/// required to be text: what edgepay does with it is decided by the caller on these bytes.
+/// Reads at most `limit` + 1 bytes of `resp`'s body (nothing for a limit of 0). A peer's body
+/// is never buffered whole nor required to be text: what it means is decided on these bytes.
 async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    if !matches!(resp.body(), ResponseBody::Stream(_)) {
+    if limit == 0 || !matches!(resp.body(), ResponseBody::Stream(_)) {
         return Ok(body);
     }
     let mut chunks = resp.stream().map_err(|e| e.to_string())?;
@@ -88,7 +89,7 @@ pub async fn signed_post(
             .map_err(|e| e.to_string())?;
         let content_type = resp.headers().get("content-type").ok().flatten();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let body = read_prefix(&mut resp, max_body).await?;
+        let body = read_prefix(&mut resp, max_body).await;
         Ok::<_, String>(PostReply {
             status: resp.status_code(),
             content_type,

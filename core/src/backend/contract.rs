@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::breaker::BreakerPolicy;
-use crate::http::answer::{forbids_body, is_final_status};
+use crate::http::answer::forbids_body;
 use crate::http::api_error::{ApiError, FieldError};
 use crate::ids::RequestId;
 
@@ -101,41 +101,61 @@ pub enum BackendReply {
     Transient(String),
 }
 
+/// Whether the contract takes `status` as a payment's result, from a submission's answer or a
+/// result post alike: a final status below 500 that is not 202 (the result comes later), a
+/// redirect (never followed), 408 or 429 (the backend asks to be called again). 5xx means
+/// "try again", never "this is the result".
+pub fn is_result_status(status: u16) -> bool {
+    (200..=499).contains(&status) && !matches!(status, 202 | 300..=399 | 408 | 429)
+}
+
 /// What one submission's answer means. `body` is at most [`MAX_RESULT_BYTES`] + 1 bytes of the
-/// answer (the reader stops there, so a longer one shows as longer than the limit).
+/// answer (the reader stops there, so a longer one shows as longer than the limit), or why it
+/// could not be read (the connection broke, a `Content-Length` that lied).
 ///
-/// - 202: acknowledged; the result comes later.
-/// - 1xx (never final), 3xx (redirects are never followed), 408, 429 and 5xx: transient.
-/// - A body over [`MAX_RESULT_BYTES`], or one that is not UTF-8 text: transient, a backend
-///   fault that a re-submission (same `Idempotency-Key`) may mend; edgepay stores results
-///   verbatim and cannot store these faithfully.
+/// - 202: acknowledged; the result comes later. Its body is not looked at.
+/// - A status that is not a result ([`is_result_status`]): transient.
 /// - 204 and 205: the result, with no body (their status forbids one).
-/// - Any other status from 200 to 599: the result, status and body verbatim.
-pub fn classify_reply(status: u16, content_type: Option<String>, body: Vec<u8>) -> BackendReply {
-    match status {
-        202 => BackendReply::Acknowledged,
-        300..=399 | 408 | 429 | 500..=599 => {
-            BackendReply::Transient(format!("backend answered HTTP {status}"))
-        }
-        _ if !is_final_status(status) => BackendReply::Transient(format!(
-            "backend answered HTTP {status}, which is not a final status"
-        )),
-        _ if forbids_body(status) => BackendReply::Answered(StoredResult {
+/// - A body that could not be read whole, is over [`MAX_RESULT_BYTES`], or is not UTF-8 text:
+///   transient, a backend fault that a re-submission (same `Idempotency-Key`) may mend;
+///   edgepay stores results verbatim and cannot store these faithfully.
+/// - Otherwise: the result, status and body verbatim.
+pub fn classify_reply(
+    status: u16,
+    content_type: Option<String>,
+    body: Result<Vec<u8>, String>,
+) -> BackendReply {
+    if status == 202 {
+        return BackendReply::Acknowledged;
+    }
+    if !is_result_status(status) {
+        return BackendReply::Transient(format!("backend answered HTTP {status}"));
+    }
+    if forbids_body(status) {
+        return BackendReply::Answered(StoredResult {
             status,
             content_type: "application/json".to_owned(),
             body: String::new(),
-        }),
-        _ if body.len() > MAX_RESULT_BYTES => {
-            BackendReply::Transient(format!("backend answer exceeds {MAX_RESULT_BYTES} bytes"))
+        });
+    }
+    let body = match body {
+        Ok(body) if body.len() > MAX_RESULT_BYTES => {
+            return BackendReply::Transient(format!(
+                "backend answer exceeds {MAX_RESULT_BYTES} bytes"
+            ))
         }
-        _ => match String::from_utf8(body) {
-            Ok(body) => BackendReply::Answered(StoredResult {
-                status,
-                content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
-                body,
-            }),
-            Err(_) => BackendReply::Transient("backend answer is not UTF-8 text".to_owned()),
-        },
+        Ok(body) => body,
+        Err(why) => {
+            return BackendReply::Transient(format!("backend answer could not be read: {why}"))
+        }
+    };
+    match String::from_utf8(body) {
+        Ok(body) => BackendReply::Answered(StoredResult {
+            status,
+            content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
+            body,
+        }),
+        Err(_) => BackendReply::Transient("backend answer is not UTF-8 text".to_owned()),
     }
 }
 
@@ -169,9 +189,8 @@ pub enum Binding {
 ///
 /// The signature covers the body, so `request_id` in it binds the signed delivery to one
 /// request: the same signed post replayed to another request's path is refused (`400` naming
-/// `request_id`). `status` is a final status from 200 to 599 that the sync path would also take
-/// as a result: not 202 and not a redirect (3xx); 204 and 205 carry no item response, so their
-/// `body` must be `null`.
+/// `request_id`). `status` is one the sync path would also take as a result
+/// ([`is_result_status`]); 204 and 205 carry no item response, so their `body` must be `null`.
 pub fn parse_result_delivery(
     bytes: &[u8],
     path_id: &RequestId,
@@ -206,11 +225,11 @@ pub fn parse_result_delivery(
         .status
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
-        .filter(|s| is_final_status(*s) && *s != 202 && !(300..=399).contains(s))
+        .filter(|s| is_result_status(*s))
         .ok_or_else(|| {
             result_error(
                 "status",
-                "`status` must be a final HTTP status from 200 to 599, not 202 or a redirect (3xx)",
+                "`status` must be a result's HTTP status: 200 to 499, not 202, a redirect (3xx), 408 or 429",
             )
         })?;
     let body = if forbids_body(status) {
@@ -289,8 +308,12 @@ mod tests {
 
     #[test]
     fn replies_are_classified() {
-        let answered = |s| classify_reply(s, None, b"{}".to_vec());
+        let answered = |s| classify_reply(s, None, Ok(b"{}".to_vec()));
         assert_eq!(answered(202), BackendReply::Acknowledged);
+        assert_eq!(
+            classify_reply(202, None, Err("reset".into())),
+            BackendReply::Acknowledged
+        );
         for s in [
             0, 100, 101, 103, 199, 301, 304, 307, 408, 429, 500, 502, 503, 599, 600,
         ] {
@@ -304,11 +327,13 @@ mod tests {
                 other => panic!("{s}: {other:?}"),
             }
         }
-        let big = classify_reply(200, None, vec![b'x'; MAX_RESULT_BYTES + 1]);
+        let big = classify_reply(200, None, Ok(vec![b'x'; MAX_RESULT_BYTES + 1]));
         assert!(matches!(big, BackendReply::Transient(_)));
-        let at_limit = classify_reply(200, None, vec![b'x'; MAX_RESULT_BYTES]);
+        let at_limit = classify_reply(200, None, Ok(vec![b'x'; MAX_RESULT_BYTES]));
         assert!(matches!(at_limit, BackendReply::Answered(_)));
-        let typed = classify_reply(200, Some("text/plain".into()), b"ok".to_vec());
+        let broken = classify_reply(200, None, Err("connection reset".into()));
+        assert!(matches!(broken, BackendReply::Transient(_)));
+        let typed = classify_reply(200, Some("text/plain".into()), Ok(b"ok".to_vec()));
         assert_eq!(
             typed,
             BackendReply::Answered(StoredResult {
@@ -321,11 +346,11 @@ mod tests {
 
     #[test]
     fn a_reply_that_is_not_utf8_is_transient_and_no_content_is_a_result_without_body() {
-        let binary = classify_reply(200, None, vec![0xff, 0xfe, 0x00, 0x80]);
+        let binary = classify_reply(200, None, Ok(vec![0xff, 0xfe, 0x00, 0x80]));
         assert!(matches!(binary, BackendReply::Transient(ref why) if why.contains("UTF-8")));
         for s in [204, 205] {
             assert_eq!(
-                classify_reply(s, None, b"ignored".to_vec()),
+                classify_reply(s, None, Err("the body of a 204 is never read".into())),
                 BackendReply::Answered(StoredResult {
                     status: s,
                     content_type: "application/json".into(),
@@ -366,6 +391,9 @@ mod tests {
             r#"{"status": 304, "body": {}}"#,
             r#"{"status": 301, "body": {}}"#,
             r#"{"status": 600, "body": {}}"#,
+            r#"{"status": 500, "body": {}}"#,
+            r#"{"status": 503, "body": {}}"#,
+            r#"{"status": 429, "body": {}}"#,
             r#"{"status": "200", "body": {}}"#,
             r#"{"status": 204, "body": {}}"#,
             r#"{"status": 205, "body": "x"}"#,

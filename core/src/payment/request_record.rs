@@ -670,7 +670,7 @@ mod tests {
         r.begin_submission(1_000, &policy());
         assert_eq!((r.submission_count, r.next_dispatch_ms), (1, Some(1_110)));
         let applied = r.apply_reply(
-            classify_reply(422, None, "{\"items\":{}}".into()),
+            classify_reply(422, None, Ok("{\"items\":{}}".into())),
             1_050,
             &policy(),
         );
@@ -829,7 +829,7 @@ mod tests {
             "once the delay is over the row is due now"
         );
         r.apply_reply(
-            classify_reply(200, None, "{}".into()),
+            classify_reply(200, None, Ok("{}".into())),
             1_005,
             &long_policy(),
         );
@@ -853,7 +853,7 @@ mod tests {
         let mut r = record().with_lock_in_own_row();
         r.callback = None;
         r.begin_submission(1_000, &policy());
-        r.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        r.apply_reply(classify_reply(200, None, Ok("{}".into())), 1_010, &policy());
         indexed(&mut r);
         assert_eq!(
             r.next_alarm_ms(1_010, &LIFE),
@@ -899,7 +899,7 @@ mod tests {
     fn a_terminal_request_with_a_callback_owes_a_delivery() {
         let mut r = record();
         r.begin_submission(1_000, &policy());
-        r.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        r.apply_reply(classify_reply(200, None, Ok("{}".into())), 1_010, &policy());
         let owed = r.callback_delivery.clone().expect("a callback is owed");
         assert_eq!(
             (owed.delivery_id.as_str(), owed.next_due_ms),
@@ -920,7 +920,7 @@ mod tests {
         let mut silent = record();
         silent.callback = None;
         silent.begin_submission(1_000, &policy());
-        silent.apply_reply(classify_reply(200, None, "{}".into()), 1_010, &policy());
+        silent.apply_reply(classify_reply(200, None, Ok("{}".into())), 1_010, &policy());
         assert!(silent.callback_delivery.is_none());
     }
 
@@ -944,7 +944,7 @@ mod tests {
         );
         let mut submitted = r.clone();
         submitted.begin_submission(2_000, &policy());
-        submitted.apply_reply(classify_reply(202, None, Vec::new()), 2_010, &policy());
+        submitted.apply_reply(classify_reply(202, None, Ok(Vec::new())), 2_010, &policy());
         assert_eq!(submitted.state, RequestState::Submitted);
         assert_eq!(
             submitted.view().status_object(&links)["message"],
