@@ -1118,6 +1118,16 @@ fn signed(url: &str, body: &[u8], msg_id: &str, ts: String, signature: String) -
         .header("webhook-signature", &signature)
 }
 
+/// `body` (a JSON object's text, or anything else) with `"request_id": id` as its first member,
+/// so that a malformed delivery is refused for what is wrong with it, not for a missing id.
+fn naming_request(body: &[u8], id: &str) -> Vec<u8> {
+    match body {
+        b"{}" => format!(r#"{{"request_id": "{id}"}}"#).into_bytes(),
+        [b'{', rest @ ..] => [format!(r#"{{"request_id": "{id}", "#).as_bytes(), rest].concat(),
+        other => other.to_vec(),
+    }
+}
+
 /// Deliveries to the pending request `target`: returns the cases and the message ids that
 /// carried a valid signature (they must not have been recorded as received).
 fn result_cases(target: &str) -> (Vec<Case>, Vec<String>) {
@@ -1183,6 +1193,43 @@ fn result_cases(target: &str) -> (Vec<Case>, Vec<String>) {
         ),
         ("empty", Vec::new(), "body"),
     ];
+    let mut bad_bodies: Vec<(&str, Vec<u8>, &str)> = bad_bodies
+        .into_iter()
+        .map(|(what, body, field)| (what, naming_request(&body, target), field))
+        .collect();
+    let other = uuid::Uuid::new_v4().simple().to_string();
+    bad_bodies.extend([
+        (
+            "no request_id",
+            br#"{"status": 200, "body": {}}"#.to_vec(),
+            "request_id",
+        ),
+        (
+            "request_id of another request",
+            naming_request(br#"{"status": 200, "body": {}}"#, &other),
+            "request_id",
+        ),
+        (
+            "request_id not a string",
+            br#"{"request_id": 7, "status": 200, "body": {}}"#.to_vec(),
+            "request_id",
+        ),
+        (
+            "status 204 with an item response",
+            naming_request(br#"{"status": 204, "body": {"items": {}}}"#, target),
+            "body",
+        ),
+        (
+            "status 304",
+            naming_request(br#"{"status": 304, "body": null}"#, target),
+            "status",
+        ),
+        (
+            "status 101",
+            naming_request(br#"{"status": 101, "body": null}"#, target),
+            "status",
+        ),
+    ]);
     for (what, body, field) in bad_bodies {
         let msg_id = format!("msg_bad_{}", uuid::Uuid::new_v4().simple());
         let ts = now_secs();
@@ -1204,7 +1251,7 @@ fn result_cases(target: &str) -> (Vec<Case>, Vec<String>) {
         );
     }
     // Broken signatures on a well-formed delivery: all 401.
-    let good = json!({"status": 200, "body": item_body("x", "completed", 22500)}).to_string();
+    let good = json!({"request_id": target, "status": 200, "body": item_body("x", "completed", 22500)}).to_string();
     let good = good.as_bytes();
     let now = now_secs();
     let valid_sig = |id: &str, ts: u64| sign_bytes(BACKEND_SECRET, id, ts, good);
@@ -1789,8 +1836,7 @@ async fn every_malformed_request_is_a_clear_4xx_and_stores_nothing() {
         .await;
     assert_eq!(pending.status, 202, "{}", pending.text);
     assert_eq!(pending.json["state"], "submitted");
-    let body =
-        json!({"status": 200, "body": item_body(&target_item, "completed", 22500)}).to_string();
+    let body = json!({"request_id": target_id, "status": 200, "body": item_body(&target_item, "completed", 22500)}).to_string();
     let reused = &signed_ids[0];
     let ts = now_secs();
     let delivered = signed(

@@ -686,7 +686,7 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
         .unwrap_or_default()
         .to_owned();
     backend().await_dispatches(&item, 1, DEADLINE).await;
-    let payload = json!({"status": 200, "body": item_body(&item, "completed", 22500)}).to_string();
+    let payload = json!({"request_id": id, "status": 200, "body": item_body(&item, "completed", 22500)}).to_string();
     let url = format!("{}/internal/requests/{id}/result", base());
 
     let unsigned = Call::new("POST", &url)
@@ -719,7 +719,7 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
         same_again.status, 200,
         "the same result under a new id is idempotent"
     );
-    let different = json!({"status": 422, "body": {"other": true}}).to_string();
+    let different = json!({"request_id": id, "status": 422, "body": {"other": true}}).to_string();
     let conflict = deliver_signed(base(), &id, &different, "m5", now_secs(), BACKEND_SECRET).await;
     assert_eq!(conflict.status, 409, "{}", conflict.text);
     let done = Call::new("GET", status_link(&accepted)).send().await;

@@ -295,7 +295,7 @@ pub async fn deliver_until_answered(
     status: u16,
     body: &Value,
 ) -> ResultDelivery {
-    let payload = json!({"status": status, "body": body}).to_string();
+    let payload = json!({"request_id": request_id, "status": status, "body": body}).to_string();
     let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     let started = Instant::now();
     let mut tries = 0;
@@ -361,7 +361,7 @@ async fn respond(behavior: Behavior) -> Response<Full<Bytes>> {
 
 /// Delivers an asynchronous result to the gateway, signed with the backend secret.
 pub async fn deliver_result(base: &str, request_id: &str, status: u16, body: &Value) -> Reply {
-    let payload = json!({"status": status, "body": body}).to_string();
+    let payload = json!({"request_id": request_id, "status": status, "body": body}).to_string();
     let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     deliver_signed(
         base,

@@ -287,3 +287,40 @@ impl Gateway {
             .sum()
     }
 }
+
+/// What in a gateway's log says that its wasm instance was reset under its callers: the panic
+/// hook's own line, the runtime's report of a trapped instance, and the `503 interrupted` that
+/// held callers then get.
+const PANIC_SIGNS: [&str; 5] = [
+    r#""msg":"panic""#,
+    "panicked at",
+    "RuntimeError: unreachable",
+    "Uncaught RuntimeError",
+    r#""interrupted""#,
+];
+
+impl Gateway {
+    /// The log lines (since `from`, a byte offset into [`Gateway::log`]) that show a panic or an
+    /// interrupted caller: the panic canary. A test that meets misbehaving peers asserts this is
+    /// empty, so a reset fails it even where every answer it checked looked right.
+    pub fn panic_lines_since(&self, from: usize) -> Vec<String> {
+        let log = self.log();
+        log.get(from..)
+            .unwrap_or("")
+            .lines()
+            .filter(|line| PANIC_SIGNS.iter().any(|sign| line.contains(sign)))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Panics with the lines if the log since `from` shows a panic or an interrupted caller.
+    pub fn assert_no_panic_since(&self, from: usize) {
+        let lines = self.panic_lines_since(from);
+        assert!(
+            lines.is_empty(),
+            "the gateway's log shows {} panic or interruption line(s):\n{}",
+            lines.len(),
+            lines.join("\n")
+        );
+    }
+}

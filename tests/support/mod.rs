@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod gateway;
+pub mod hostile;
 pub mod node;
 pub mod receiver;
 pub mod signing;
