@@ -4,13 +4,12 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
-use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-    Response, ResponseBody,
 };
 
+use crate::runtime::bounded_body;
 use edgepay_core::backend::contract::{classify_reply, BackendReply, MAX_RESULT_BYTES};
 use edgepay_core::config::GatewayConfig;
 use edgepay_core::payment::request_record::RequestRecord;
@@ -25,25 +24,6 @@ pub struct PostReply {
     /// longer than the limit shows as longer), or why they could not be read; the rest is never
     /// read. Not necessarily text.
     pub body: Result<Vec<u8>, String>,
-}
-
-/// Reads at most `limit` + 1 bytes of `resp`'s body (nothing for a limit of 0). A peer's body
-/// is never buffered whole nor required to be text: what it means is decided on these bytes.
-async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    if limit == 0 || !matches!(resp.body(), ResponseBody::Stream(_)) {
-        return Ok(body);
-    }
-    let mut chunks = resp.stream().map_err(|e| e.to_string())?;
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
-        let room = (limit + 1).saturating_sub(body.len());
-        body.extend(chunk.into_iter().take(room));
-        if body.len() > limit {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// A Standard-Webhooks-signed JSON POST. Redirects are not followed; `Err` is a network
@@ -82,6 +62,7 @@ pub async fn signed_post(
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
+    let within = Duration::from_millis(timeout_ms);
     let send = async {
         let mut resp = fetch
             .send_with_signal(&signal)
@@ -89,7 +70,15 @@ pub async fn signed_post(
             .map_err(|e| e.to_string())?;
         let content_type = resp.headers().get("content-type").ok().flatten();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let body = read_prefix(&mut resp, max_body).await;
+        // At most `max_body` + 1 bytes (nothing for 0): a longer body shows as longer. A peer's
+        // body is never buffered whole nor required to be text.
+        let body = match max_body {
+            0 => Ok(Vec::new()),
+            _ => bounded_body::read_prefix(&mut resp, max_body.saturating_add(1), within)
+                .await
+                .map(|prefix| prefix.bytes)
+                .map_err(|e| e.to_string()),
+        };
         Ok::<_, String>(PostReply {
             status: resp.status_code(),
             content_type,

@@ -1,6 +1,7 @@
-//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, the queue consumer, the payments index in D1, WebCrypto and the panic guard.
+//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, bounded reads of peer bodies, the queue consumer, the payments index in D1, WebCrypto and the panic guard.
 
 pub mod backend_client;
+pub mod bounded_body;
 pub mod callback_consumer;
 pub mod env_config;
 pub mod http_io;
