@@ -1,8 +1,9 @@
-//! Spends a call's rate limit on Cloudflare's rate limiting binding, after authentication and before any object is touched.
+//! Spends a call's rate limits on Cloudflare's rate limiting bindings, after authentication and before any object is touched.
 //!
-//! The rules (tiers, bindings, keys) are `edgepay_core::http::rate_limit`. A binding that is
-//! missing or fails lets the call through with a warning: rate limiting protects the gateway,
-//! and must never be the reason a payment is refused when the limiter itself is down.
+//! The rules (tiers, bindings, keys, and their order: a client token's subject before its
+//! tenant) are `edgepay_core::http::rate_limit`. A binding that is missing or fails is skipped
+//! with a warning, and the call's other counts are still made: rate limiting protects the
+//! gateway, and must never be the reason a payment is refused when the limiter itself is down.
 
 use worker::Env;
 
@@ -12,7 +13,9 @@ use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::rate_limit::{self, Budget, PERIOD_SECS};
 use edgepay_core::log_line::LogLine;
 
-/// `429` when `tenant` (or a client token's `subject`) has spent `budget`.
+/// `429` when a client token's `subject`, or else `tenant`, has spent `budget`. The counts are
+/// made in the core's order and stop at the first refused, so a refused subject spends nothing
+/// of its tenant's budget.
 pub async fn spend(
     env: &Env,
     cfg: &GatewayConfig,
