@@ -48,10 +48,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(parse_form(form.finish().as_bytes()).as_ref(), Ok(pairs));
         }
         (Err(ApiError::Validation(errors)), Err(expected)) => {
-            let named: Vec<(&str, &str)> = errors
-                .iter()
-                .map(|e| (e.field.as_str(), e.code))
-                .collect();
+            let named: Vec<(&str, &str)> =
+                errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
             match &expected {
                 None => assert_eq!(named, [("body", "malformed")]),
                 Some(name) => assert_eq!(named, [(name.as_str(), "duplicate")]),

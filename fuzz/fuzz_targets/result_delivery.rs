@@ -53,7 +53,10 @@ fn any_bytes(bytes: &[u8], id: &RequestId) {
             Err(e) => {
                 assert_eq!(e.status(), 400);
                 for f in e.field_errors() {
-                    assert!(["body", "request_id", "status"].contains(&f.field.as_str()), "{f:?}");
+                    assert!(
+                        ["body", "request_id", "status"].contains(&f.field.as_str()),
+                        "{f:?}"
+                    );
                 }
             }
         }
