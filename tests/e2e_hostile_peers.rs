@@ -261,11 +261,42 @@ impl Case {
             framing,
             quirk: pick(seed, n, "quirk", &QUIRKS),
         };
-        let post = Post {
-            status: pick(seed, n, "post-status", &POST_STATUSES),
-            body: pick(seed, n, "post-body", &POST_BODIES),
-            bound: pick(seed, n, "bound", &BOUNDS),
-            signed: pick(seed, n, "signed", &SIGNATURES),
+        // Two posts in three are well formed, so that odd statuses and bodies are also stored
+        // (and a duplicate webhook-id meets a stored result); the third is odd in every way.
+        let well_formed = pick(seed, n, "well-formed", &[true, true, false]);
+        let post = if well_formed {
+            Post {
+                status: pick(seed, n, "post-status", &POST_STATUSES),
+                body: pick(
+                    seed,
+                    n,
+                    "post-body",
+                    &[
+                        PostBody::Item,
+                        PostBody::Null,
+                        PostBody::ItemOfLen(MAX_RESULT_BYTES),
+                    ],
+                ),
+                bound: Bound::Own,
+                signed: pick(
+                    seed,
+                    n,
+                    "signed",
+                    &[
+                        Signed::Fresh,
+                        Signed::Fresh,
+                        Signed::Fresh,
+                        Signed::DuplicateId,
+                    ],
+                ),
+            }
+        } else {
+            Post {
+                status: pick(seed, n, "post-status", &POST_STATUSES),
+                body: pick(seed, n, "post-body", &POST_BODIES),
+                bound: pick(seed, n, "bound", &BOUNDS),
+                signed: pick(seed, n, "signed", &SIGNATURES),
+            }
         };
         Case {
             n,
@@ -403,6 +434,8 @@ struct Tally {
     /// (kind, end) → cases.
     ends: Mutex<BTreeMap<(String, String), usize>>,
     answers_checked: AtomicUsize,
+    /// The odd result posts' answers: (status, field named) → posts.
+    post_answers: Mutex<BTreeMap<(u16, String), usize>>,
 }
 
 impl Tally {
@@ -419,6 +452,15 @@ impl Tally {
             .lock()
             .unwrap()
             .entry((format!("{:?}", case.kind), end.to_owned()))
+            .or_default() += 1;
+    }
+
+    fn post_answer(&self, status: u16, field: Option<&str>) {
+        *self
+            .post_answers
+            .lock()
+            .unwrap()
+            .entry((status, field.unwrap_or_default().to_owned()))
             .or_default() += 1;
     }
 
@@ -670,6 +712,7 @@ async fn run_result_post(tally: &Tally, case: &Case) -> Result<(), String> {
     let answered = post_result(&id, &bytes, &msg, ts).await?;
     tally.check_answer(case, "the result post", &answered);
     let named = answered.json["errors"][0]["field"].as_str();
+    tally.post_answer(answered.status, named);
     if answered.status != expected.0 || (expected.1.is_some() && named != expected.1) {
         tally.violation(
             case,
@@ -907,6 +950,19 @@ async fn misbehaving_peers_never_interrupt_the_gateway_nor_lose_a_payment() {
             }
         }
     }
+    let post_answers = tally.post_answers.lock().unwrap().clone();
+    let shown_posts: Vec<String> = post_answers
+        .iter()
+        .map(|((status, field), count)| match field.as_str() {
+            "" => format!("{status}: {count}"),
+            field => format!("{status} {field}: {count}"),
+        })
+        .collect();
+    let _ = writeln!(
+        report,
+        "  odd result posts answered {}",
+        shown_posts.join(", ")
+    );
     let _ = writeln!(
         report,
         "  answers checked {}, bystander long-polls {polls} (wrong {}), panics {}, interruptions {}, lost {lost}, violations {}",

@@ -686,7 +686,9 @@ async fn the_result_endpoint_refuses_unsigned_bad_stale_replayed_and_conflicting
         .unwrap_or_default()
         .to_owned();
     backend().await_dispatches(&item, 1, DEADLINE).await;
-    let payload = json!({"request_id": id, "status": 200, "body": item_body(&item, "completed", 22500)}).to_string();
+    let payload =
+        json!({"request_id": id, "status": 200, "body": item_body(&item, "completed", 22500)})
+            .to_string();
     let url = format!("{}/internal/requests/{id}/result", base());
 
     let unsigned = Call::new("POST", &url)
@@ -822,4 +824,141 @@ async fn payments_sharing_a_lane_keep_their_own_lock_result_and_held_callers() {
     let done_b = held(&id_b, 0).await;
     assert_eq!(done_b.status, 200, "{}", done_b.text);
     assert_eq!(done_b.json, body_b);
+}
+
+/// Posts the same signed bytes as `deliver_signed` would, to `target`'s path.
+async fn post_signed_to(target: &str, payload: &str, msg_id: &str, ts: u64) -> Reply {
+    deliver_signed(base(), target, payload, msg_id, ts, BACKEND_SECRET).await
+}
+
+#[tokio::test]
+async fn a_signed_result_for_one_request_is_refused_on_another_and_changes_nothing() {
+    let (a, b) = (unique("bound-a"), unique("bound-b"));
+    backend().script(&a, Behavior::Acknowledge);
+    backend().script(&b, Behavior::Acknowledge);
+    let pay = |item: &str| make_payment(base(), item, &json!({"account_id": ACCOUNT})).send();
+    let (first_a, first_b) = (pay(&a).await, pay(&b).await);
+    let (id_a, id_b) = (id_of(&first_a), id_of(&first_b));
+    backend().await_dispatches(&a, 1, DEADLINE).await;
+    backend().await_dispatches(&b, 1, DEADLINE).await;
+    let payload =
+        json!({"request_id": id_a, "status": 200, "body": item_body(&a, "completed", 22500)})
+            .to_string();
+    let (msg, ts) = ("msg_bound_once", now_secs());
+    let stored = post_signed_to(&id_a, &payload, msg, ts).await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    // The same signed delivery, byte for byte, on B's path.
+    let replayed = post_signed_to(&id_b, &payload, msg, ts).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.text);
+    assert_eq!(replayed.json["errors"][0]["field"], "request_id");
+    let still = Call::new("GET", status_link(&first_b)).send().await;
+    assert_eq!(still.status, 202, "B keeps waiting for its own result");
+    // A result that names no request is refused too (no deploy window is configured here).
+    let unbound = json!({"status": 200, "body": item_body(&b, "completed", 22500)}).to_string();
+    let refused = post_signed_to(&id_b, &unbound, "msg_unbound", now_secs()).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.json["errors"][0]["field"], "request_id");
+    let own = deliver_result(base(), &id_b, 200, &item_body(&b, "completed", 22500)).await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let done = Call::new("GET", status_link(&first_b)).send().await;
+    assert_eq!(done.json, item_body(&b, "completed", 22500));
+}
+
+#[tokio::test]
+async fn a_no_content_result_is_readable_and_never_interrupts_a_caller_held_elsewhere() {
+    let log_start = harness().gateway.log().len();
+    let (odd, held_item) = (unique("no-content"), unique("held-meanwhile"));
+    backend().script(&odd, Behavior::Acknowledge);
+    backend().script(&held_item, Behavior::Acknowledge);
+    let odd_payment = make_payment(base(), &odd, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
+    let held_payment = make_payment(base(), &held_item, &json!({"account_id": ACCOUNT}))
+        .send()
+        .await;
+    let (odd_id, held_id) = (id_of(&odd_payment), id_of(&held_payment));
+    backend().await_dispatches(&odd, 1, DEADLINE).await;
+    backend().await_dispatches(&held_item, 1, DEADLINE).await;
+    // A caller held on another payment for the whole test.
+    let held =
+        tokio::spawn(Call::new("GET", format!("{}?wait=20", status_link(&held_payment))).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let no_content = json!({"request_id": odd_id, "status": 204, "body": null}).to_string();
+    let stored = deliver_signed(
+        base(),
+        &odd_id,
+        &no_content,
+        "msg_204",
+        now_secs(),
+        BACKEND_SECRET,
+    )
+    .await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    for _ in 0..5 {
+        let read = Call::new("GET", status_link(&odd_payment)).send().await;
+        assert_eq!(read.status, 204, "{}", read.text);
+        assert_eq!(read.text, "");
+        assert_eq!(
+            read.header("content-location"),
+            Some(status_link(&odd_payment).as_str())
+        );
+    }
+    // A 204 carrying an item response is refused: the status forbids a body.
+    let with_body =
+        json!({"request_id": held_id, "status": 204, "body": {"items": {}}}).to_string();
+    let refused = deliver_signed(
+        base(),
+        &held_id,
+        &with_body,
+        "msg_204_body",
+        now_secs(),
+        BACKEND_SECRET,
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.json["errors"][0]["field"], "body");
+
+    let own = deliver_result(
+        base(),
+        &held_id,
+        200,
+        &item_body(&held_item, "completed", 22500),
+    )
+    .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let released = held.await.expect("the held call");
+    assert_eq!(
+        released.status, 200,
+        "the held caller gets its own result: {}",
+        released.text
+    );
+    assert_eq!(released.json, item_body(&held_item, "completed", 22500));
+    harness().gateway.assert_no_panic_since(log_start);
+}
+
+#[tokio::test]
+async fn a_synchronous_no_content_reply_completes_the_payment_without_a_body() {
+    let log_start = harness().gateway.log().len();
+    let item = unique("sync-204");
+    backend().script(
+        &item,
+        Behavior::Answer {
+            status: 204,
+            body: Value::Null,
+            after: Duration::ZERO,
+        },
+    );
+    let paid = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 5}))
+        .send()
+        .await;
+    assert_eq!(paid.status, 204, "{}", paid.text);
+    assert_eq!(paid.text, "");
+    let link = paid
+        .header("content-location")
+        .unwrap_or_default()
+        .to_owned();
+    let read = Call::new("GET", &link).send().await;
+    assert_eq!((read.status, read.text.as_str()), (204, ""));
+    harness().gateway.assert_no_panic_since(log_start);
 }
