@@ -39,7 +39,7 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
-	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100), then the noisy neighbour; prints their counts"
+	@echo "make soak    the fault run with $(SOAK_N) payments (make test runs 100), $(SOAK_HOSTILE) hostile-peer cases (make test runs 240), then the noisy neighbour; prints their counts"
 	@echo "make outage  300 payments through a 10-minute backend outage (make test runs 50 through 60 s)"
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare JS and a bare Rust Worker"
 	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
@@ -127,12 +127,15 @@ bundle: worker
 e2e: worker test-tools
 	cargo test --test 'e2e_*'
 
-## The fault run at soak size, then the noisy neighbour for NOISY_SECS (60) s per half
-## (docs/testing.md); FAULT_RUN_SEED=0x… replays a fault run.
+## The fault run at soak size, the hostile-peer harness with SOAK_HOSTILE (2,000) cases, then the
+## noisy neighbour for NOISY_SECS (60) s per half (docs/testing.md); FAULT_RUN_SEED=0x… replays a
+## fault run and HOSTILE_SEED=0x… a harness run.
 SOAK_N ?= 1000
+SOAK_HOSTILE ?= 2000
 NOISY_SECS ?= 60
 soak: setup worker
 	FAULT_RUN_N=$(SOAK_N) cargo test --test e2e_fault_run -- --nocapture
+	HOSTILE_CASES=$(SOAK_HOSTILE) cargo test --test e2e_hostile_peers -- --nocapture
 	NOISY_SECS=$(NOISY_SECS) cargo test --test e2e_noisy_neighbour -- --nocapture
 
 ## The outage run at full size (docs/testing.md): 300 payments while the backend is down for
