@@ -8,7 +8,14 @@ use serde_json::json;
 use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 
-shared_backend_harness!("idempotency", &[]);
+shared_backend_harness!(
+    "idempotency",
+    &[(
+        "TENANTS",
+        r#"[{"tenant": "tenant-a",
+             "client_tokens": {"mint_secret": "mint-secret-tenant-a-0123456789abcdef"}}]"#
+    )]
+);
 
 fn key() -> String {
     unique("key")
@@ -223,4 +230,40 @@ async fn the_servicestack_dialect_honours_keys_in_its_own_shape() {
         changed.json["responseStatus"]["errorCode"],
         "IdempotencyKeyReused"
     );
+}
+
+/// A client token of tenant A for subject `sub`.
+async fn token_for(sub: &str) -> String {
+    let minted = Call::new("POST", format!("{}/client-tokens", base()))
+        .json(&json!({"sub": sub}))
+        .send()
+        .await;
+    assert_eq!(minted.status, 201, "{}", minted.text);
+    minted.json["token"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_tokens_key_never_reaches_another_subjects_key_through_a_slash() {
+    // Subject `<u>/1` with key `k`, and subject `<u>` with key `1/k`: the same characters,
+    // cut in another place. They are two keys of two owners.
+    let u = unique("shopper");
+    let first_token = token_for(&format!("{u}/1")).await;
+    let second_token = token_for(&u).await;
+    let pay = |item: &str, token: &str, key: &str| {
+        make_payment(base(), item, &json!({"account_id": ACCOUNT, "wait": 5}))
+            .header("authorization", &format!("Bearer {token}"))
+            .header("idempotency-key", key)
+    };
+    let first_item = unique("idem-slash-1");
+    let first = pay(&first_item, &first_token, "k").send().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let second_item = unique("idem-slash-2");
+    let second = pay(&second_item, &second_token, "1/k").send().await;
+    assert_eq!(second.status, 200, "another owner's key: {}", second.text);
+    assert_ne!(
+        second.header("content-location"),
+        first.header("content-location"),
+        "two payments"
+    );
+    assert_eq!(harness().backend.dispatches_for(&second_item).len(), 1);
 }

@@ -59,12 +59,52 @@ impl IdempotencyKey {
 }
 
 /// The name of the object that holds `key` for `tenant` and, for a client token, its `owner`
-/// (its principal): a token's keys never find a server's or another token's payment.
+/// (its principal, `iss` U+001F `sub`): a token's keys never find a server's or another
+/// token's payment.
+///
+/// The name is `tenant/key` for a server and `tenant/iss<U+001F>sub/key` for a token, as it
+/// always was, with `%`, `/` and U+001F percent-encoded where a part could otherwise be cut in
+/// two places: in the tenant and the subject (`%`, `/`, U+001F) and in the issuer (`%`,
+/// U+001F; its `/` stays, since the tenant's end and the U+001F after it delimit it). The key
+/// is never encoded: it is the rest of the name, and holds no U+001F (it is printable ASCII),
+/// so a token's name, which has exactly one, is never a server's. An owner without U+001F (no
+/// token has one) is written as an issuer followed by a lone `%`, which no encoded subject
+/// is. So every (tenant, owner, key) has its own name, and a name whose parts need no encoding
+/// is byte for byte the name of before: the object a key was stored in before this encoding
+/// is still found (a changed name would let a retry start a second payment).
 pub fn key_object_name(tenant: &str, owner: Option<&str>, key: &IdempotencyKey) -> String {
-    match owner {
-        Some(owner) => format!("{tenant}/{owner}/{}", key.0),
-        None => format!("{tenant}/{}", key.0),
+    let mut name = escape(tenant, &['%', '/', '\u{1f}']);
+    name.push('/');
+    if let Some(owner) = owner {
+        match owner.rsplit_once('\u{1f}') {
+            Some((iss, sub)) => {
+                name.push_str(&escape(iss, &['%', '\u{1f}']));
+                name.push('\u{1f}');
+                name.push_str(&escape(sub, &['%', '/', '\u{1f}']));
+            }
+            None => {
+                name.push_str(&escape(owner, &['%', '\u{1f}']));
+                name.push_str("\u{1f}%");
+            }
+        }
+        name.push('/');
     }
+    name.push_str(&key.0);
+    name
+}
+
+/// `part` with each of `special` percent-encoded (`%25`, `%2F`, `%1F`); a part without them is
+/// returned as it is.
+fn escape(part: &str, special: &[char]) -> String {
+    let mut out = String::with_capacity(part.len());
+    for c in part.chars() {
+        if special.contains(&c) {
+            out.push_str(&format!("%{:02X}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// SHA-256 over the canonical JSON of what makes a payment this payment: the dialect, the
@@ -265,5 +305,73 @@ mod tests {
                 answering: false
             }
         );
+    }
+
+    fn key(raw: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn scopes_never_share_an_object_whatever_their_parts_hold() {
+        let pairs = [
+            // A subject and a key that both hold `/`: the collision of before.
+            (
+                ("t", Some("iss\u{1f}a/b"), "c"),
+                ("t", Some("iss\u{1f}a"), "b/c"),
+            ),
+            // An issuer holding `/`, against a subject holding it.
+            (
+                ("t", Some("i/a\u{1f}b"), "c"),
+                ("t", Some("i\u{1f}a/b"), "c"),
+            ),
+            // A tenant holding `/` reaching into another tenant's scope.
+            (("t/x", None, "k"), ("t", None, "x/k")),
+            (("t/i\u{1f}s", None, "k"), ("t", Some("i\u{1f}s"), "k")),
+            // An owner without an issuer's separator, against a server's key holding `/`.
+            (("t", Some("o"), "k"), ("t", None, "o/k")),
+            (("t", Some("o"), "k"), ("t", Some("o\u{1f}"), "k")),
+            // Escapes given literally.
+            (
+                ("t", Some("i\u{1f}a%2Fb"), "c"),
+                ("t", Some("i\u{1f}a/b"), "c"),
+            ),
+            (("t%2Fx", None, "k"), ("t/x", None, "k")),
+        ];
+        for ((t1, o1, k1), (t2, o2, k2)) in pairs {
+            assert_ne!(
+                key_object_name(t1, o1, &key(k1)),
+                key_object_name(t2, o2, &key(k2)),
+                "{t1:?} {o1:?} {k1:?} vs {t2:?} {o2:?} {k2:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_scopes_keep_the_object_names_of_before() {
+        for (tenant, owner, raw, name) in [
+            ("tenant-a", None, "order-1", "tenant-a/order-1"),
+            // A server's keys are never re-encoded, whatever they hold.
+            (
+                "tenant-a",
+                None,
+                "orders/42 retry%1",
+                "tenant-a/orders/42 retry%1",
+            ),
+            (
+                "tenant-a",
+                Some("edgepay:tenant-a\u{1f}client_3f2a"),
+                "k 1",
+                "tenant-a/edgepay:tenant-a\u{1f}client_3f2a/k 1",
+            ),
+            // An issuer URL keeps its slashes; a token's key is not re-encoded either.
+            (
+                "tenant-a",
+                Some("https://auth.shop.example/\u{1f}user-1"),
+                "a/b%",
+                "tenant-a/https://auth.shop.example/\u{1f}user-1/a/b%",
+            ),
+        ] {
+            assert_eq!(key_object_name(tenant, owner, &key(raw)), name);
+        }
     }
 }
