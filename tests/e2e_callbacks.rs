@@ -518,3 +518,268 @@ async fn a_client_that_opts_in_also_gets_zais_webhooks_signature() {
     assert!(plain.header("webhook-signature").is_some());
     assert_eq!(plain.header("webhooks-signature"), None);
 }
+
+/// A receiver that answers 200 with a body that is not UTF-8 got the callback: the status
+/// decides, never the body's encoding.
+#[tokio::test]
+async fn a_200_with_a_body_that_is_not_utf8_is_delivered_on_attempt_one() {
+    let item = unique("cb-binary");
+    let path = format!("/binary/{item}");
+    let body = b"\xff\xfe\x00ok\x80\x1b[31m\xc3(".to_vec();
+    harness()
+        .receiver
+        .script(&path, Script::WithBody { status: 200, body });
+    let reply = pay_with_callback(&item, "/binary", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    let entries = await_log(&request_id, 1).await;
+    assert_eq!(
+        (
+            entries[0]["attempt"].clone(),
+            entries[0]["http_response"].clone()
+        ),
+        (json!(1), json!(200)),
+        "delivered on attempt 1: {entries:?}"
+    );
+    assert!(
+        entries[0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("delivered"),
+        "{entries:?}"
+    );
+    // Longer than the whole schedule (0, 200, 200 ms): a failure would have been retried.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(harness().receiver.received_at(&path).len(), 1);
+    assert_eq!(await_log(&request_id, 1).await.len(), 1);
+}
+
+/// A receiver that answers 200 and then sends 8 MiB, slowly, got the callback at once: the
+/// gateway reads a small prefix of the body and lets the rest go.
+#[tokio::test]
+async fn a_200_with_a_huge_slow_body_is_delivered_on_attempt_one_without_reading_it_all() {
+    const HUGE: usize = 8 << 20;
+    let item = unique("cb-huge");
+    let path = format!("/huge/{item}");
+    // 128 pieces of 64 KiB, one every 40 ms: about 5 s, more than the 2 s callback timeout.
+    harness().receiver.script(
+        &path,
+        Script::Streamed {
+            status: 200,
+            bytes: HUGE,
+            chunk: 64 << 10,
+            pace: Duration::from_millis(40),
+        },
+    );
+    let reply = pay_with_callback(&item, "/huge", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    let entries = await_log(&request_id, 1).await;
+    assert_eq!(
+        (
+            entries[0]["attempt"].clone(),
+            entries[0]["http_response"].clone()
+        ),
+        (json!(1), json!(200)),
+        "delivered on attempt 1: {entries:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = harness().receiver.received_at(&path);
+    assert_eq!(got.len(), 1, "no retry");
+    assert_eq!(await_log(&request_id, 1).await.len(), 1);
+    // The gateway stopped reading: the receiver could not hand over the whole body, even
+    // after more than the time it needs to send it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sent = got[0].answer_body_sent();
+    assert!(
+        sent < HUGE,
+        "the receiver sent all {sent} bytes: the gateway read the whole body"
+    );
+}
+
+/// A failing receiver's answer body is shown in the log as text, bounded and without control
+/// characters, however it was encoded.
+#[tokio::test]
+async fn a_failing_receivers_body_is_logged_sanitised_and_bounded() {
+    let item = unique("cb-body-500");
+    let path = format!("/body500/{item}");
+    let mut body = b"oops\x1b[2J\xff\r\nline two ".to_vec();
+    body.extend(std::iter::repeat_n(b'z', 20_000));
+    harness()
+        .receiver
+        .script(&path, Script::WithBody { status: 500, body });
+    let reply = pay_with_callback(&item, "/body500", &item_body(&item, "completed", 22500)).await;
+    let entries = await_log(&request_id_of(&reply), 1).await;
+    let detail = entries[0]["detail"].as_str().unwrap_or_default();
+    assert_eq!(entries[0]["http_response"], 500);
+    assert!(detail.starts_with("HTTP 500"), "{detail}");
+    assert!(detail.contains("oops"), "the body is quoted: {detail}");
+    assert!(
+        !detail.chars().any(char::is_control),
+        "no control characters: {detail:?}"
+    );
+    assert!(detail.contains('\u{fffd}'), "lossy UTF-8: {detail}");
+    assert!(detail.len() < 1_000, "bounded: {} bytes", detail.len());
+}
+
+async fn log_page(request_id: &str, query: &str) -> Reply {
+    Call::new(
+        "GET",
+        format!("{}/request/{request_id}/callbacks{query}", base()),
+    )
+    .send()
+    .await
+}
+
+/// The delivery log is read in pages, oldest first, following `links.next`.
+#[tokio::test]
+async fn the_delivery_log_is_paginated_oldest_first() {
+    let item = unique("cb-pages");
+    harness()
+        .receiver
+        .script(&format!("/pages/{item}"), Script::Always(500));
+    let reply = pay_with_callback(&item, "/pages", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    // Three attempts and the exhaustion.
+    let all = await_log(&request_id, 4).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    let first = log_page(&request_id, "?limit=3").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let page: Vec<Value> = first.json["callbacks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(page, all[..3].to_vec(), "the oldest three first");
+    assert_eq!(first.json["has_more"], true, "{}", first.text);
+    let next = first.json["links"]["next"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a next link: {}", first.text))
+        .to_owned();
+    assert!(next.starts_with(&format!("{}/request/{request_id}/callbacks?", base())));
+    assert_eq!(
+        first.json["links"]["self"],
+        format!("{}/request/{request_id}/callbacks", base())
+    );
+
+    let second = Call::new("GET", &next).send().await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.json["callbacks"], json!(all[3..].to_vec()));
+    assert_eq!(second.json["has_more"], false);
+    assert!(
+        second.json["links"].get("next").is_none(),
+        "{}",
+        second.text
+    );
+
+    // The default page holds the whole short log, and says there is no more.
+    let whole = log_of(&request_id).await;
+    assert_eq!(whole.json["callbacks"], json!(all));
+    assert_eq!(whole.json["has_more"], false);
+}
+
+#[tokio::test]
+async fn a_bad_limit_or_cursor_is_a_400_naming_the_parameter() {
+    let item = unique("cb-badpage");
+    let reply = pay_with_callback(&item, "/badpage", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    await_log(&request_id, 1).await;
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=abc", "limit"),
+        ("?limit=2&limit=3", "limit"),
+        ("?after=x", "after"),
+        ("?after=-1", "after"),
+    ] {
+        let got = log_page(&request_id, query).await;
+        assert_eq!(got.status, 400, "{query}: {}", got.text);
+        assert_eq!(
+            got.json["errors"][0]["field"], field,
+            "{query}: {}",
+            got.text
+        );
+    }
+    assert_eq!(log_page(&request_id, "?limit=100").await.status, 200);
+}
+
+async fn replay_of(request_id: &str) -> Reply {
+    Call::new(
+        "POST",
+        format!("{}/request/{request_id}/callbacks/replay", base()),
+    )
+    .send()
+    .await
+}
+
+/// One replay at a time: while a replay's delivery is still pending, another is a 409.
+#[tokio::test]
+async fn a_replay_while_the_previous_replay_is_pending_is_a_409() {
+    let item = unique("cb-replay-busy");
+    let path = format!("/busy/{item}");
+    // Every attempt is put off for a minute, so each round stays pending.
+    harness()
+        .receiver
+        .script(&path, Script::Sequence(vec![(503, Some(60))]));
+    let reply = pay_with_callback(&item, "/busy", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    await_log(&request_id, 1).await;
+    // The first delivery is pending (its next attempt is a minute away): a replay may start
+    // over now.
+    let replay = replay_of(&request_id).await;
+    assert_eq!(replay.status, 202, "{}", replay.text);
+    harness().receiver.await_requests(&path, 2, DEADLINE).await;
+    await_log(&request_id, 2).await;
+    let again = replay_of(&request_id).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.json["code"], "replay_in_flight", "{}", again.text);
+    assert!(
+        again.json["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("replay"),
+        "{}",
+        again.text
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        harness().receiver.received_at(&path).len(),
+        2,
+        "the refused replay sent nothing"
+    );
+}
+
+/// At most ten replays per payment per hour; the eleventh is a 429 with `Retry-After`.
+#[tokio::test]
+async fn the_eleventh_replay_within_an_hour_is_a_429_with_retry_after() {
+    let item = unique("cb-replay-many");
+    let path = format!("/many/{item}");
+    let reply = pay_with_callback(&item, "/many", &item_body(&item, "completed", 22500)).await;
+    let request_id = request_id_of(&reply);
+    await_log(&request_id, 1).await;
+    for n in 1..=10 {
+        let replay = replay_of(&request_id).await;
+        assert_eq!(replay.status, 202, "replay {n}: {}", replay.text);
+        // Each replay's delivery ends before the next, so none is refused as in flight.
+        await_log(&request_id, n + 1).await;
+    }
+    let refused = replay_of(&request_id).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert_eq!(
+        refused.json["code"], "replay_rate_limited",
+        "{}",
+        refused.text
+    );
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a Retry-After in seconds: {:?}", refused.headers));
+    assert!(
+        (3_000..=3_600).contains(&retry_after),
+        "the oldest replay leaves the hour in about an hour: {retry_after}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        harness().receiver.received_at(&path).len(),
+        11,
+        "the first delivery and ten replays, no more"
+    );
+}

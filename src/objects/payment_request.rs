@@ -32,7 +32,10 @@ use crate::runtime::log;
 use crate::runtime::payments_index;
 use edgepay_core::backend::breaker::{self, Breaker, Gate};
 use edgepay_core::backend::contract::BackendReply;
-use edgepay_core::callback::delivery::{AttemptLogEntry, CallbackJob, CallbackMessage, Recorded};
+use edgepay_core::callback::delivery::{
+    AttemptLogEntry, CallbackJob, CallbackMessage, Recorded, ReplayRefused,
+};
+use edgepay_core::callback::delivery_log::{self, PageQuery, PAGE_DEFAULT, PAGE_MAX};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
@@ -358,20 +361,36 @@ impl RequestObject {
         let Some(record) = self.load(id)?.filter(|r| r.tenant() == query.tenant) else {
             return Ok(None);
         };
-        let entries = self
+        let page = PageQuery {
+            limit: query
+                .limit
+                .and_then(|l| usize::try_from(l).ok())
+                .unwrap_or(PAGE_DEFAULT)
+                .clamp(1, PAGE_MAX),
+            after: query.after,
+        };
+        // One more than the page, to know whether another follows.
+        let stored = self
             .store
-            .attempts(&self.state, id)?
+            .attempts(&self.state, id, page.after.unwrap_or(0), page.limit + 1)?
             .into_iter()
-            .map(|r| AttemptLogEntry {
-                executed_utc: rfc3339_millis(r.executed_ms as u64),
-                http_response: r.http_response.map(|s| s as u16),
-                detail: r.detail,
-                attempt: r.attempt as u32,
+            .map(|r| {
+                let entry = AttemptLogEntry {
+                    executed_utc: rfc3339_millis(r.executed_ms as u64),
+                    http_response: r.http_response.map(|s| s as u16),
+                    detail: r.detail,
+                    attempt: r.attempt as u32,
+                    dropped: None,
+                };
+                (r.seq as u64, entry)
             })
             .collect();
+        let gap = self.store.log_gap(&self.state, id)?;
+        let page = delivery_log::page(stored, gap, &page);
         Ok(Some(CallbackLog {
             has_callback: record.has_callback(),
-            entries,
+            entries: page.entries,
+            next_after: page.next_after,
         }))
     }
 
@@ -383,9 +402,23 @@ impl RequestObject {
         let Some(mut record) = self.load(id)?.filter(|r| r.tenant() == query.tenant) else {
             return Ok(None);
         };
-        match record.replay_callback(now_ms()) {
+        let now = now_ms();
+        match record.replay_callback(now) {
             Replay::NoCallback => return Ok(Some(ReplayReply::NoCallback)),
             Replay::NotTerminal => return Ok(Some(ReplayReply::NotTerminal)),
+            Replay::Refused(ReplayRefused::InFlight {
+                attempts,
+                next_due_ms,
+            }) => {
+                return Ok(Some(ReplayReply::InFlight {
+                    attempts,
+                    next_due_ms,
+                }))
+            }
+            Replay::Refused(ReplayRefused::TooMany { retry_at_ms }) => {
+                let retry_after_secs = retry_at_ms.saturating_sub(now).div_ceil(1000).max(1);
+                return Ok(Some(ReplayReply::TooMany { retry_after_secs }));
+            }
             Replay::Started => {}
         }
         log_callback(&record, "replay", 0);

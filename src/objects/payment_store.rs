@@ -14,6 +14,7 @@ use worker::{SqlStorageValue, State};
 use crate::objects::storage::{self, sql, table_exists, DocTable};
 use crate::runtime::http_io::OrInternal;
 use crate::runtime::log;
+use edgepay_core::callback::delivery_log::{entries_to_drop, LogGap, LOG_KEEP_NEWEST};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
@@ -48,6 +49,14 @@ const LANE_SCHEMA: [&str; 8] = [
     "CREATE INDEX IF NOT EXISTS due_by_time ON due (at_ms)",
 ];
 
+/// What each payment's delivery log has dropped (`callback::delivery_log`), in either layout,
+/// keyed by request id. Its own table, created when first needed, so that objects made before
+/// it need no change to the tables they have.
+const LOG_GAP_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS attempt_gaps (request_id TEXT PRIMARY KEY, \
+     dropped INTEGER NOT NULL, position INTEGER NOT NULL, attempt INTEGER NOT NULL, \
+     executed_ms INTEGER NOT NULL)";
+
 /// The one-payment layout's log tables.
 const SINGLE_LOG_SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS seen_delivery (message_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)",
@@ -75,9 +84,26 @@ struct MinRow {
     at: Option<f64>,
 }
 
+#[derive(Deserialize)]
+struct PositionRow {
+    seq: f64,
+    attempt: f64,
+    executed_ms: f64,
+}
+
+#[derive(Deserialize)]
+struct GapRow {
+    dropped: f64,
+    position: f64,
+    attempt: f64,
+    executed_ms: f64,
+}
+
 /// One logged callback attempt, as stored.
 #[derive(Deserialize)]
 pub struct AttemptRow {
+    /// Its position in the log (the row's sequence number).
+    pub seq: f64,
     pub attempt: f64,
     pub executed_ms: f64,
     pub http_response: Option<f64>,
@@ -94,6 +120,8 @@ pub struct PaymentStore {
     record: DocTable,
     /// The one-payment layout's log tables exist.
     single_logs_ready: Cell<bool>,
+    /// The delivery logs' gap table exists.
+    gaps_ready: Cell<bool>,
     /// The alarm this instance set and has not yet seen fire: a later due time needs no new one.
     alarm_at: Cell<Option<u64>>,
 }
@@ -105,6 +133,7 @@ impl Default for PaymentStore {
             lane_ready: Cell::new(false),
             record: DocTable::new("record"),
             single_logs_ready: Cell::new(false),
+            gaps_ready: Cell::new(false),
             alarm_at: Cell::new(None),
         }
     }
@@ -163,6 +192,14 @@ impl PaymentStore {
         if !self.single_logs_ready.get() {
             exec_all(state, &SINGLE_LOG_SCHEMA)?;
             self.single_logs_ready.set(true);
+        }
+        Ok(())
+    }
+
+    fn ensure_gap_table(&self, state: &State) -> Result<(), ApiError> {
+        if !self.gaps_ready.get() {
+            sql(state, LOG_GAP_SCHEMA, vec![])?;
+            self.gaps_ready.set(true);
         }
         Ok(())
     }
@@ -336,18 +373,112 @@ impl PaymentStore {
             }
         };
         sql(state, insert, values)?;
+        self.bound_log(state, id)
+    }
+
+    /// Keeps `id`'s delivery log to its first entry and its newest `LOG_KEEP_NEWEST`: the
+    /// entries between are deleted and counted in its gap row, which the log shows in their
+    /// place. Called after each entry, so at most one is deleted at a time once it is full.
+    fn bound_log(&self, state: &State, id: &RequestId) -> Result<(), ApiError> {
+        let (count, positions, delete, keys): (_, _, _, Vec<SqlStorageValue>) = match self
+            .layout(state)?
+        {
+            Layout::Single => (
+                "SELECT COUNT(*) AS n FROM callback_log",
+                "SELECT seq, attempt, executed_ms FROM callback_log ORDER BY seq",
+                "DELETE FROM callback_log WHERE seq >= ? AND seq <= ?",
+                vec![],
+            ),
+            Layout::Lane => (
+                "SELECT COUNT(*) AS n FROM attempts WHERE request_id = ?",
+                "SELECT seq, attempt, executed_ms FROM attempts WHERE request_id = ? ORDER BY seq",
+                "DELETE FROM attempts WHERE seq >= ? AND seq <= ? AND request_id = ?",
+                vec![id.as_str().into()],
+            ),
+        };
+        let stored: Vec<CountRow> = sql(state, count, keys.clone())?.to_array().or_internal()?;
+        if stored
+            .first()
+            .is_none_or(|r| r.n <= (LOG_KEEP_NEWEST + 1) as f64)
+        {
+            return Ok(());
+        }
+        let rows: Vec<PositionRow> = sql(state, positions, keys.clone())?
+            .to_array()
+            .or_internal()?;
+        let seqs: Vec<u64> = rows.iter().map(|r| r.seq as u64).collect();
+        let drop = entries_to_drop(&seqs);
+        let (Some(&first), Some(&last)) = (drop.first(), drop.last()) else {
+            return Ok(());
+        };
+        let Some(newest) = rows.iter().find(|r| r.seq as u64 == last) else {
+            return Ok(());
+        };
+        let gap = LogGap::widened(
+            self.log_gap(state, id)?,
+            drop.len() as u64,
+            last,
+            newest.attempt as u32,
+            newest.executed_ms as u64,
+        );
+        let mut values: Vec<SqlStorageValue> = vec![(first as i64).into(), (last as i64).into()];
+        values.extend(keys);
+        sql(state, delete, values)?;
+        self.ensure_gap_table(state)?;
+        sql(
+            state,
+            "INSERT OR REPLACE INTO attempt_gaps (request_id, dropped, position, attempt, executed_ms) \
+             VALUES (?, ?, ?, ?, ?)",
+            vec![
+                id.as_str().into(),
+                (gap.dropped as i64).into(),
+                (gap.position as i64).into(),
+                i64::from(gap.attempt).into(),
+                (gap.executed_ms as i64).into(),
+            ],
+        )?;
         Ok(())
     }
 
-    /// `id`'s delivery log, oldest first.
-    pub fn attempts(&self, state: &State, id: &RequestId) -> Result<Vec<AttemptRow>, ApiError> {
+    /// What `id`'s delivery log has dropped, if anything.
+    pub fn log_gap(&self, state: &State, id: &RequestId) -> Result<Option<LogGap>, ApiError> {
+        if !self.gaps_ready.get() && !table_exists(state, "attempt_gaps")? {
+            return Ok(None);
+        }
+        self.gaps_ready.set(true);
+        let rows: Vec<GapRow> = sql(
+            state,
+            "SELECT dropped, position, attempt, executed_ms FROM attempt_gaps WHERE request_id = ?",
+            vec![id.as_str().into()],
+        )?
+        .to_array()
+        .or_internal()?;
+        Ok(rows.first().map(|r| LogGap {
+            dropped: r.dropped as u64,
+            position: r.position as u64,
+            attempt: r.attempt as u32,
+            executed_ms: r.executed_ms as u64,
+        }))
+    }
+
+    /// Up to `limit` of `id`'s logged attempts after position `after`, oldest first.
+    pub fn attempts(
+        &self,
+        state: &State,
+        id: &RequestId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AttemptRow>, ApiError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let cursor = match self.layout(state)? {
             Layout::Single => {
                 self.ensure_single_logs(state)?;
                 sql(
                     state,
-                    "SELECT attempt, executed_ms, http_response, detail FROM callback_log ORDER BY seq",
-                    vec![],
+                    "SELECT seq, attempt, executed_ms, http_response, detail FROM callback_log \
+                     WHERE seq > ? ORDER BY seq LIMIT ?",
+                    vec![after.into(), limit.into()],
                 )?
             }
             Layout::Lane => {
@@ -356,8 +487,9 @@ impl PaymentStore {
                 }
                 sql(
                     state,
-                    "SELECT attempt, executed_ms, http_response, detail FROM attempts WHERE request_id = ? ORDER BY seq",
-                    vec![id.as_str().into()],
+                    "SELECT seq, attempt, executed_ms, http_response, detail FROM attempts \
+                     WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    vec![id.as_str().into(), after.into(), limit.into()],
                 )?
             }
         };
@@ -448,6 +580,7 @@ impl PaymentStore {
                 state.storage().delete_all().await.or_internal()?;
                 self.record.forget();
                 self.single_logs_ready.set(false);
+                self.gaps_ready.set(false);
                 self.layout.set(None);
                 Ok(())
             }
@@ -468,7 +601,14 @@ impl PaymentStore {
         if !self.lane_has_tables(state)? {
             return Ok(());
         }
-        for table in ["payments", "attempts", "deliveries_seen", "due"] {
+        self.ensure_gap_table(state)?;
+        for table in [
+            "payments",
+            "attempts",
+            "attempt_gaps",
+            "deliveries_seen",
+            "due",
+        ] {
             sql(
                 state,
                 &format!("DELETE FROM {table} WHERE request_id = ?"),

@@ -14,6 +14,11 @@
 //! the callbacks that share its batch or come after it. An attempt that is lost outside its
 //! batch (the isolate ends first) is never reported, and the object's outbox sends it again
 //! after `CALLBACK_CONFIRM_MS`, as for a lost message.
+//!
+//! A receiver's answer is judged by its status alone. Of its body only the first
+//! `RECEIVER_BODY_LIMIT` bytes are read, as bytes (`runtime::bounded_body`), and the rest is
+//! cancelled: a body that is large, slow or not UTF-8 neither fails a delivery nor sits in
+//! this shared consumer's memory. The log quotes the body of a refusal as sanitised text.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -27,12 +32,14 @@ use crate::runtime::backend_client::signed_post;
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::log;
 use edgepay_core::callback::delivery::{
-    classify, describe, AttemptOutcome, CallbackJob, CallbackMessage,
+    classify, describe, describe_answer, AttemptOutcome, CallbackJob, CallbackMessage,
+    ANSWER_EXCERPT_CHARS,
 };
 use edgepay_core::callback::slow_receivers::{receiver_key, Lane, SlowReceivers};
 use edgepay_core::callback::template::{CallbackTemplate, CallbackVars};
 use edgepay_core::callback::zai_signature;
 use edgepay_core::http::api_error::ApiError;
+use edgepay_core::http::body_prefix::{sanitised_text, RECEIVER_BODY_LIMIT};
 use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
 use edgepay_core::objects::commands::{ConfirmDeadLettered, FetchCallbackJob, ReportCallback};
@@ -224,9 +231,6 @@ fn report_lost(reported: Result<(), ApiError>) {
     }
 }
 
-/// How much of a receiver's answer is read: its status decides the outcome, not its body.
-const RECEIVER_BODY_BYTES: usize = 4096;
-
 /// One signed callback POST, owned, so that it can carry on outside its batch.
 struct Post {
     url: String,
@@ -258,16 +262,33 @@ impl Post {
             &headers,
             self.executed_ms,
             self.timeout_ms,
-            RECEIVER_BODY_BYTES,
+            RECEIVER_BODY_LIMIT,
         )
         .await
         {
+            // The status decides; the body, however it came, is only quoted.
             Ok(reply) => (
                 Some(reply.status),
-                describe(Some(reply.status), None),
+                describe_answer(reply.status, &answer_excerpt(&reply.body)),
                 classify(Some(reply.status), reply.retry_after.as_deref()),
             ),
             Err(why) => (None, describe(None, Some(&why)), classify(None, None)),
         }
+    }
+}
+
+/// The receiver's answer body as the delivery log quotes it: the bounded prefix `signed_post`
+/// read (a byte past the limit says there was more), as one line of sanitised text.
+fn answer_excerpt(body: &Result<Vec<u8>, String>) -> String {
+    match body {
+        Ok(bytes) => {
+            let kept = bytes.get(..RECEIVER_BODY_LIMIT).unwrap_or(bytes);
+            sanitised_text(kept, bytes.len() > kept.len(), ANSWER_EXCERPT_CHARS)
+        }
+        Err(why) => sanitised_text(
+            format!("(its body broke off: {why})").as_bytes(),
+            false,
+            ANSWER_EXCERPT_CHARS,
+        ),
     }
 }

@@ -1,16 +1,21 @@
 //! A callback receiver on 127.0.0.1 that records every request and answers as each path is scripted.
 //!
 //! Besides fixed answers it can fail like a real receiver does: a 5xx, an answer held past the
-//! sender's timeout, or a connection reset (RST, no answer at all).
+//! sender's timeout, or a connection reset (RST, no answer at all); and it can answer with a
+//! body a sender must not choke on (bytes that are not UTF-8, or megabytes sent slowly).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::BodyExt;
+use hyper::body::{Bytes, Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -31,6 +36,19 @@ pub enum Script {
     HangOnce,
     /// Hold every request this long, then answer 200 (a slow receiver within the timeout).
     SlowOk(Duration),
+    /// Answer `status` with this body (e.g. bytes that are not UTF-8) to every request.
+    WithBody { status: u16, body: Vec<u8> },
+    /// Answer `status` at once, then send a body of `bytes` bytes in `chunk`-byte pieces, one
+    /// every `pace`: a large body that takes a while to arrive, as over a real network.
+    Streamed {
+        status: u16,
+        bytes: usize,
+        chunk: usize,
+        pace: Duration,
+    },
+    /// Answer the n-th request (0-based) with the n-th `(status, Retry-After seconds)`; the
+    /// last one answers every request after it.
+    Sequence(Vec<(u16, Option<u64>)>),
     /// Fail the requests `seed` picks (`permille` thousandths, by path and how many requests the
     /// path had before), in turn with a 5xx, a 500 held for `hold` (past the sender's timeout) or
     /// a connection reset; 200 otherwise.
@@ -65,11 +83,18 @@ pub struct Received {
     pub body: Vec<u8>,
     pub at: Instant,
     pub answer: Answer,
+    /// How many bytes of the answer's body the server has handed to the connection so far: a
+    /// sender that stops reading stops this from reaching the body's length.
+    pub answer_body_sent: Arc<AtomicUsize>,
 }
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn answer_body_sent(&self) -> usize {
+        self.answer_body_sent.load(Ordering::SeqCst)
     }
 }
 
@@ -169,7 +194,7 @@ impl Receiver {
         &self,
         req: Request<Incoming>,
         reset: &tokio::sync::Notify,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<AnswerBody> {
         let path_and_query = req
             .uri()
             .path_and_query()
@@ -190,6 +215,7 @@ impl Receiver {
             .get(&path)
             .cloned()
             .unwrap_or_else(|| self.default_script.clone());
+        let sent = Arc::new(AtomicUsize::new(0));
         // Decided and recorded under one lock, so concurrent requests count each other.
         let (answer, extra, hold) = {
             let mut received = self.received.lock().unwrap();
@@ -204,6 +230,7 @@ impl Receiver {
                 body,
                 at: Instant::now(),
                 answer: decided.0,
+                answer_body_sent: sent.clone(),
             });
             decided
         };
@@ -223,7 +250,93 @@ impl Receiver {
         for (name, value) in extra {
             builder = builder.header(name, value);
         }
-        builder.body(Full::new(Bytes::new())).unwrap_or_default()
+        let body = AnswerBody::new(answer_body(&script), sent);
+        builder.body(body).unwrap_or_else(|_| {
+            let mut broken = Response::new(AnswerBody::new(Content::Empty, Arc::default()));
+            *broken.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            broken
+        })
+    }
+}
+
+/// What an answer's body holds.
+enum Content {
+    Empty,
+    Whole(Bytes),
+    Paced {
+        left: usize,
+        chunk: usize,
+        pace: Duration,
+    },
+}
+
+fn answer_body(script: &Script) -> Content {
+    match script {
+        Script::WithBody { body, .. } => Content::Whole(Bytes::from(body.clone())),
+        Script::Streamed {
+            bytes, chunk, pace, ..
+        } => Content::Paced {
+            left: *bytes,
+            chunk: (*chunk).max(1),
+            pace: *pace,
+        },
+        _ => Content::Empty,
+    }
+}
+
+/// An answer's body that counts what the connection took of it, and can arrive slowly.
+pub struct AnswerBody {
+    content: Content,
+    sent: Arc<AtomicUsize>,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl AnswerBody {
+    fn new(content: Content, sent: Arc<AtomicUsize>) -> Self {
+        Self {
+            content,
+            sent,
+            wait: None,
+        }
+    }
+}
+
+impl hyper::body::Body for AnswerBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let data = match &mut this.content {
+            Content::Empty => None,
+            Content::Whole(bytes) => {
+                let bytes = std::mem::take(bytes);
+                this.content = Content::Empty;
+                (!bytes.is_empty()).then_some(bytes)
+            }
+            Content::Paced { left, chunk, pace } => {
+                if *left == 0 {
+                    None
+                } else {
+                    if let Some(wait) = this.wait.as_mut() {
+                        if wait.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                    this.wait = Some(Box::pin(tokio::time::sleep(*pace)));
+                    let n = (*chunk).min(*left);
+                    *left -= n;
+                    Some(Bytes::from(vec![b'x'; n]))
+                }
+            }
+        };
+        Poll::Ready(data.map(|bytes| {
+            this.sent.fetch_add(bytes.len(), Ordering::SeqCst);
+            Ok(Frame::data(bytes))
+        }))
     }
 }
 
@@ -252,6 +365,19 @@ fn decide(
         ),
         Script::HangOnce => now(200),
         Script::SlowOk(hold) => (Answer::HeldThen(200), Vec::new(), Some(*hold)),
+        Script::WithBody { status, .. } | Script::Streamed { status, .. } => now(*status),
+        Script::Sequence(steps) => {
+            let step = steps
+                .get(seen_before as usize)
+                .or(steps.last())
+                .copied()
+                .unwrap_or((200, None));
+            let extra = step
+                .1
+                .map(|secs| vec![("retry-after", secs.to_string())])
+                .unwrap_or_default();
+            (Answer::Status(step.0), extra, None)
+        }
         Script::Faulty {
             seed,
             permille,

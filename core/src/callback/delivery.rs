@@ -107,6 +107,20 @@ pub fn classify(status: Option<u16>, retry_after: Option<&str>) -> AttemptOutcom
     }
 }
 
+/// How many characters of a receiver's answer body the delivery log quotes.
+pub const ANSWER_EXCERPT_CHARS: usize = 200;
+
+/// [`describe`], quoting the receiver's answer body (already sanitised, see
+/// `http::body_prefix::sanitised_text`) when it refused the delivery: what a receiver said is
+/// the quickest way to learn why. A delivered attempt's description stays as it was.
+pub fn describe_answer(status: u16, excerpt: &str) -> String {
+    let described = describe(Some(status), None);
+    if (200..=299).contains(&status) || excerpt.is_empty() {
+        return described;
+    }
+    format!("{described}; the receiver answered: {excerpt}")
+}
+
 /// A short, log-safe description of an answer.
 pub fn describe(status: Option<u16>, error: Option<&str>) -> String {
     match (status, error) {
@@ -139,6 +153,27 @@ impl DeliveryStatus {
     }
 }
 
+/// Replays of one payment's callback allowed within [`REPLAY_WINDOW_MS`].
+pub const MAX_REPLAYS_PER_WINDOW: usize = 10;
+
+/// The window replays are counted over: an hour.
+pub const REPLAY_WINDOW_MS: u64 = 60 * 60 * 1000;
+
+/// Why a replay was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayRefused {
+    /// The previous replay's delivery is still pending: `attempts` made so far, and when the
+    /// next one is due (`None` while one is on its way).
+    InFlight {
+        attempts: u32,
+        next_due_ms: Option<u64>,
+    },
+    /// [`MAX_REPLAYS_PER_WINDOW`] replays in the last [`REPLAY_WINDOW_MS`]; the next is allowed
+    /// at `retry_at_ms`.
+    TooMany { retry_at_ms: u64 },
+}
+
 /// The outbox entry of one request's callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackState {
@@ -161,6 +196,14 @@ pub struct CallbackState {
     /// unreported; it widens the confirm window.
     #[serde(default)]
     pub resends: u32,
+    /// Whether the current round was started by a replay (so, while pending, a replay is in
+    /// flight).
+    #[serde(default)]
+    pub replayed: bool,
+    /// When the replays of the last [`REPLAY_WINDOW_MS`] were started, oldest first (at most
+    /// [`MAX_REPLAYS_PER_WINDOW`]).
+    #[serde(default)]
+    pub replays_ms: Vec<u64>,
 }
 
 /// What recording an attempt decided.
@@ -186,6 +229,8 @@ impl CallbackState {
             confirm_by_ms: None,
             dead_lettered: false,
             resends: 0,
+            replayed: false,
+            replays_ms: Vec::new(),
         }
     }
 
@@ -294,8 +339,27 @@ impl CallbackState {
         true
     }
 
-    /// Starts a new round now (replay), keeping the `webhook-id`.
-    pub fn replay(&mut self, now_ms: u64) {
+    /// Starts a new round now (replay), keeping the `webhook-id`, unless the previous replay's
+    /// round is still pending or the window's replays are spent. A replay while the first
+    /// delivery is still being retried starts it over now. A refused replay changes nothing and
+    /// is not counted.
+    pub fn replay(&mut self, now_ms: u64) -> Result<(), ReplayRefused> {
+        if self.replayed && self.status == DeliveryStatus::Pending {
+            return Err(ReplayRefused::InFlight {
+                attempts: self.attempts,
+                next_due_ms: self.next_due_ms.filter(|_| self.enqueued_attempt.is_none()),
+            });
+        }
+        self.replays_ms
+            .retain(|at| at.saturating_add(REPLAY_WINDOW_MS) > now_ms);
+        if self.replays_ms.len() >= MAX_REPLAYS_PER_WINDOW {
+            let oldest = self.replays_ms.first().copied().unwrap_or(now_ms);
+            return Err(ReplayRefused::TooMany {
+                retry_at_ms: oldest.saturating_add(REPLAY_WINDOW_MS),
+            });
+        }
+        self.replays_ms.push(now_ms);
+        self.replayed = true;
         self.status = DeliveryStatus::Pending;
         self.round_base = self.attempts;
         self.next_due_ms = Some(now_ms);
@@ -303,6 +367,7 @@ impl CallbackState {
         self.confirm_by_ms = None;
         self.dead_lettered = false;
         self.resends = 0;
+        Ok(())
     }
 
     /// When the owning object's alarm must fire for this delivery, if at all.
@@ -367,6 +432,10 @@ pub struct AttemptLogEntry {
     pub http_response: Option<u16>,
     pub detail: String,
     pub attempt: u32,
+    /// Only on the line that stands for entries the log no longer keeps
+    /// (`callback::delivery_log`): how many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 #[cfg(test)]
@@ -592,7 +661,7 @@ mod tests {
             (s.status, s.next_alarm_ms()),
             (DeliveryStatus::Exhausted, None)
         );
-        s.replay(10_000);
+        assert_eq!(s.replay(10_000), Ok(()));
         assert_eq!(
             s.attempt_to_enqueue(10_000),
             Some(4),
@@ -611,5 +680,103 @@ mod tests {
         );
         assert_eq!(s.delivery_id, "msg_r1", "the webhook-id survives replays");
         assert_eq!(s.attempt_to_enqueue(u64::MAX), None);
+    }
+
+    fn delivered_once() -> CallbackState {
+        let t = short();
+        let mut s = CallbackState::new("r1", 0);
+        s.record(1, &AttemptOutcome::Delivered, 0, &t, 0.5);
+        s
+    }
+
+    #[test]
+    fn a_replay_while_the_previous_replay_is_pending_is_refused() {
+        let t = short();
+        let failed = AttemptOutcome::Failed {
+            retry_after_ms: None,
+        };
+        // While the first delivery is still being retried, a replay starts it over now.
+        let mut s = CallbackState::new("r1", 0);
+        s.record(1, &failed, 0, &t, 0.5);
+        assert_eq!(s.replay(10), Ok(()));
+        assert_eq!(s.attempt_to_enqueue(10), Some(2));
+        s.mark_enqueued(2, 10, &t);
+        // That replay is now in flight: another is refused, and changes nothing.
+        let before = s.clone();
+        assert_eq!(
+            s.replay(20),
+            Err(ReplayRefused::InFlight {
+                attempts: 1,
+                next_due_ms: None
+            })
+        );
+        assert_eq!(s, before);
+        assert!(matches!(
+            s.record(2, &failed, 30, &t, 0.5),
+            Recorded::RetryAt(130)
+        ));
+        assert_eq!(
+            s.replay(40),
+            Err(ReplayRefused::InFlight {
+                attempts: 2,
+                next_due_ms: Some(130)
+            })
+        );
+        // Once it has ended (delivered, stopped or exhausted), a replay may start.
+        s.record(3, &AttemptOutcome::Delivered, 200, &t, 0.5);
+        assert_eq!(s.replay(300), Ok(()));
+        assert_eq!(s.replays_ms, vec![10, 300]);
+    }
+
+    #[test]
+    fn at_most_ten_replays_an_hour() {
+        let mut s = delivered_once();
+        for i in 0..MAX_REPLAYS_PER_WINDOW as u64 {
+            let now = 1_000 + i * 60_000;
+            assert_eq!(s.replay(now), Ok(()), "replay {i}");
+            s.record(
+                s.attempts + 1,
+                &AttemptOutcome::Delivered,
+                now,
+                &short(),
+                0.5,
+            );
+        }
+        let before = s.clone();
+        assert_eq!(
+            s.replay(1_000 + 10 * 60_000),
+            Err(ReplayRefused::TooMany {
+                retry_at_ms: 1_000 + REPLAY_WINDOW_MS
+            })
+        );
+        assert_eq!(s, before, "a refused replay is not counted");
+        assert!(s.replay(1_000 + REPLAY_WINDOW_MS - 1).is_err());
+        // The oldest has left the window: one more is allowed, and the window slides on.
+        assert_eq!(s.replay(1_000 + REPLAY_WINDOW_MS), Ok(()));
+        assert_eq!(s.replays_ms.len(), MAX_REPLAYS_PER_WINDOW);
+        assert_eq!(s.replays_ms.first(), Some(&61_000));
+    }
+
+    #[test]
+    fn a_state_stored_before_replay_limits_reads_as_never_replayed() {
+        let mut json = serde_json::to_value(delivered_once()).unwrap_or_default();
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("replayed");
+            fields.remove("replays_ms");
+        }
+        let s: CallbackState =
+            serde_json::from_value(json).unwrap_or_else(|_| CallbackState::new("x", 9));
+        assert_eq!(s, delivered_once());
+    }
+
+    #[test]
+    fn a_refused_answer_is_quoted_and_a_delivery_is_not() {
+        assert_eq!(
+            describe_answer(500, "database is down"),
+            "HTTP 500; the receiver answered: database is down"
+        );
+        assert_eq!(describe_answer(500, ""), "HTTP 500");
+        assert_eq!(describe_answer(200, "thanks"), "delivered (HTTP 200)");
+        assert!(describe_answer(410, "bye").starts_with("receiver answered 410 Gone"));
     }
 }

@@ -186,17 +186,26 @@ command!(
     Ack
 );
 
-/// The delivery log, for `tenant` only.
+/// A page of the delivery log, for `tenant` only (`callback::delivery_log`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ReadCallbackLog {
     pub tenant: String,
+    /// Entries at most (`PAGE_DEFAULT` when absent, as from an edge of before pages).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Only entries after this position.
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
-/// The delivery log, oldest first.
+/// A page of the delivery log, oldest first.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CallbackLog {
     pub has_callback: bool,
     pub entries: Vec<AttemptLogEntry>,
+    /// The cursor of the next page, when there is more.
+    #[serde(default)]
+    pub next_after: Option<u64>,
 }
 command!(
     ReadCallbackLog,
@@ -217,6 +226,15 @@ pub enum ReplayReply {
     Started,
     NotTerminal,
     NoCallback,
+    /// The previous replay's delivery is still pending: `attempts` made so far, and when the
+    /// next is due (`None` while one is on its way).
+    InFlight {
+        attempts: u32,
+        next_due_ms: Option<u64>,
+    },
+    /// The replays allowed per payment per window are spent: the next is allowed in
+    /// `retry_after_secs`.
+    TooMany { retry_after_secs: u64 },
 }
 command!(
     ReplayCallback,

@@ -12,6 +12,7 @@ pub use crate::backend::contract::StoredResult;
 use crate::backend::contract::{jitter_unit, jittered, BackendReply, DispatchPolicy};
 use crate::callback::delivery::{
     AttemptOutcome, CallbackJob, CallbackPolicyTiming, CallbackState, DeliveryStatus, Recorded,
+    ReplayRefused,
 };
 use crate::ids::RequestId;
 use crate::payment::new_payment::{Dialect, NewPayment};
@@ -476,6 +477,8 @@ pub enum Replay {
     Started,
     NotTerminal,
     NoCallback,
+    /// The replay limits refused it (`callback::delivery`); nothing changed.
+    Refused(ReplayRefused),
 }
 
 impl RequestRecord {
@@ -525,10 +528,10 @@ impl RequestRecord {
     /// Delivers the stored result to the callback again, from the first attempt.
     pub fn replay_callback(&mut self, now_ms: u64) -> Replay {
         match self.callback_delivery.as_mut() {
-            Some(delivery) => {
-                delivery.replay(now_ms);
-                Replay::Started
-            }
+            Some(delivery) => match delivery.replay(now_ms) {
+                Ok(()) => Replay::Started,
+                Err(refused) => Replay::Refused(refused),
+            },
             None if self.callback.is_none() => Replay::NoCallback,
             None => Replay::NotTerminal,
         }
