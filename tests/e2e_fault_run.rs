@@ -634,6 +634,11 @@ async fn no_accepted_request_is_lost_across_backend_receiver_and_runtime_failure
         first_lines(&report.wrong),
         report.table
     );
+    // The panic canary: a SIGKILL ends the runtime, but nothing in it may panic or answer a
+    // caller "interrupted", even where every end above looked right.
+    let panics = run.gateway.panic_lines_since(0);
+    println!("panic canary: {} line(s)", panics.len());
+    run.gateway.assert_no_panic_since(0);
     run.gateway.kill();
 }
 
