@@ -783,3 +783,110 @@ async fn the_eleventh_replay_within_an_hour_is_a_429_with_retry_after() {
         "the first delivery and ten replays, no more"
     );
 }
+
+/// A gateway whose schedule makes 120 attempts at once, to fill a delivery log past its cap.
+fn long_schedule_gateway() -> &'static Gateway {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    GATEWAY.get_or_init(|| {
+        let schedule = vec!["0"; 120].join(",");
+        let vars = gateway_vars(
+            &harness().backend.url(),
+            &[
+                ("ALLOW_INSECURE_CALLBACKS", "true"),
+                ("CALLBACK_RETRY_SCHEDULE_MS", &schedule),
+                ("CALLBACK_TIMEOUT_MS", "2000"),
+                ("CALLBACK_CONFIRM_MS", "5000"),
+            ],
+        );
+        Gateway::start("callbacks-long-log", vars)
+    })
+}
+
+/// A log past its cap keeps the first entry and the newest hundred, with one line saying how
+/// many were dropped between them, and pages walk it all.
+#[tokio::test]
+async fn a_long_delivery_log_keeps_its_first_and_newest_entries_and_counts_the_dropped() {
+    let base = long_schedule_gateway().base.clone();
+    let item = unique("cb-long");
+    harness()
+        .receiver
+        .script(&format!("/long/{item}"), Script::Always(500));
+    harness().backend.script(
+        &item,
+        Behavior::Answer {
+            status: 200,
+            body: item_body(&item, "completed", 22500),
+            after: Duration::ZERO,
+        },
+    );
+    let callback = harness().receiver.url("/long/{item}");
+    let reply = make_payment(
+        &base,
+        &item,
+        &json!({"account_id": ACCOUNT, "wait": 10, "callback": callback}),
+    )
+    .send()
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let request_id = request_id_of(&reply);
+    let log = format!("{base}/request/{request_id}/callbacks");
+    // Every page, following `links.next`, once the exhaustion is logged.
+    let lines = eventually(
+        "120 attempts and the exhaustion",
+        Duration::from_secs(180),
+        || async {
+            let mut lines: Vec<Value> = Vec::new();
+            let mut next = Some(format!("{log}?limit=100"));
+            while let Some(url) = next {
+                let page = Call::new("GET", url).send().await;
+                assert_eq!(page.status, 200, "{}", page.text);
+                lines.extend(
+                    page.json["callbacks"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                next = page.json["links"]["next"].as_str().map(str::to_owned);
+            }
+            let done = lines
+                .last()
+                .and_then(|l| l["detail"].as_str())
+                .is_some_and(|d| d.contains("exhausted"));
+            done.then_some(lines)
+        },
+    )
+    .await;
+    let attempts: Vec<u64> = lines.iter().filter_map(|l| l["attempt"].as_u64()).collect();
+    assert_eq!(
+        lines.len(),
+        102,
+        "the first, the gap line, the newest 100: {attempts:?}"
+    );
+    assert_eq!(lines[0]["attempt"], 1);
+    assert_eq!(lines[0]["http_response"], 500);
+    assert_eq!(lines[1]["dropped"], 20, "{}", lines[1]);
+    assert_eq!(lines[1]["http_response"], Value::Null);
+    assert!(
+        lines[1]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("20 older entries dropped"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        attempts[2..],
+        (22..=120).chain([120]).collect::<Vec<u64>>()[..]
+    );
+    assert!(lines
+        .iter()
+        .enumerate()
+        .all(|(i, l)| i == 1 || l.get("dropped").is_none()));
+    assert_eq!(
+        harness()
+            .receiver
+            .received_at(&format!("/long/{item}"))
+            .len(),
+        120
+    );
+}
