@@ -464,9 +464,16 @@ impl Tally {
             .or_default() += 1;
     }
 
-    /// Every answer is below 500 or the documented 502 of a failed payment.
+    /// Every answer is below 500 or the documented 502 of a failed payment, and no runtime
+    /// error's own text (`TypeError: …`, `kj::…`) reaches a client or a tenant's delivery log.
     fn check_answer(&self, case: &Case, what: &str, reply: &Reply) {
         self.answers_checked.fetch_add(1, Ordering::Relaxed);
+        if RUNTIME_TEXTS.iter().any(|t| reply.text.contains(t)) {
+            self.violation(
+                case,
+                format!("{what} shows a runtime error's text: {}", clip(&reply.text)),
+            );
+        }
         if reply.status >= 500 && reply.status != 502 {
             self.violation(
                 case,
@@ -475,6 +482,9 @@ impl Tally {
         }
     }
 }
+
+/// What the runtime's own error texts look like; none may reach a client.
+const RUNTIME_TEXTS: [&str; 4] = ["TypeError", "Error:", "kj::", "jsg."];
 
 fn clip(text: &str) -> String {
     text.chars().take(300).collect()

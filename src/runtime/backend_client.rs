@@ -9,9 +9,11 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
-use crate::runtime::bounded_body;
+use crate::runtime::bounded_body::{self, BodyError};
+use crate::runtime::log;
 use edgepay_core::backend::contract::{classify_reply, BackendReply, MAX_RESULT_BYTES};
 use edgepay_core::config::GatewayConfig;
+use edgepay_core::log_line::LogLine;
 use edgepay_core::payment::request_record::RequestRecord;
 use edgepay_core::signing::{signature_header, SigningSecret};
 
@@ -26,8 +28,20 @@ pub struct PostReply {
     pub body: Result<Vec<u8>, String>,
 }
 
+/// A runtime error's own text goes to the operators' log only: it can name internal hosts or
+/// the runtime's internals, and what `signed_post` returns reaches clients (a failed payment's
+/// message) and tenants (the delivery log). They get `public`, a fixed text.
+fn logged(public: &str, detail: impl std::fmt::Display) -> String {
+    log::emit(
+        &LogLine::warn("outbound post failed")
+            .with("why", public)
+            .with("detail", detail.to_string()),
+    );
+    public.to_owned()
+}
+
 /// A Standard-Webhooks-signed JSON POST. Redirects are not followed; `Err` is a network
-/// failure or the timeout.
+/// failure or the timeout, as a fixed text (the runtime's own is logged).
 pub async fn signed_post(
     url: &str,
     body: &str,
@@ -40,7 +54,11 @@ pub async fn signed_post(
 ) -> Result<PostReply, String> {
     let timestamp = now_ms / 1000;
     let headers = Headers::new();
-    let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
+    let set = |name: &str, value: &str| {
+        headers
+            .set(name, value)
+            .map_err(|e| logged("the request could not be built", e))
+    };
     set("content-type", "application/json")?;
     set("user-agent", "edgepay/0.1")?;
     set("webhook-id", msg_id)?;
@@ -57,7 +75,8 @@ pub async fn signed_post(
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(JsValue::from_str(body)));
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init)
+        .map_err(|e| logged("the request could not be built", e))?;
 
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -67,7 +86,7 @@ pub async fn signed_post(
         let mut resp = fetch
             .send_with_signal(&signal)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| logged("the peer could not be reached", e))?;
         let content_type = resp.headers().get("content-type").ok().flatten();
         let retry_after = resp.headers().get("retry-after").ok().flatten();
         // At most `max_body` + 1 bytes (nothing for 0): a longer body shows as longer. A peer's
@@ -77,7 +96,10 @@ pub async fn signed_post(
             _ => bounded_body::read_prefix(&mut resp, max_body.saturating_add(1), within)
                 .await
                 .map(|prefix| prefix.bytes)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| match e {
+                    BodyError::TimedOut { .. } => "the body did not end in time".to_owned(),
+                    BodyError::Broken { detail, .. } => logged("the body broke off", detail),
+                }),
         };
         Ok::<_, String>(PostReply {
             status: resp.status_code(),
