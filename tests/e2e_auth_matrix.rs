@@ -323,12 +323,34 @@ async fn fixtures() -> Fixtures {
     }
 }
 
-/// Why a refused call's answer is wrong (empty: right).
-fn problems_with_401(face: Face, reply: &Reply) -> Vec<String> {
+/// Whether an `Authorization` header presents a Bearer credential (a scheme and a value).
+fn presents_bearer(authorization: Option<&str>) -> bool {
+    authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .is_some_and(|(scheme, value)| {
+            scheme.eq_ignore_ascii_case("bearer") && !value.trim().is_empty()
+        })
+}
+
+/// Why the answer to a call that presented `authorization` and was refused is wrong (empty:
+/// right). A refused Bearer credential is RFC 6750's `invalid_token`, beside the Basic
+/// challenge; anything else gets the plain challenge of both schemes.
+fn problems_with_401(face: Face, authorization: Option<&str>, reply: &Reply) -> Vec<String> {
     let mut problems = Vec::new();
     let challenge = reply.header("www-authenticate").unwrap_or_default();
     if !(challenge.contains("Basic") && challenge.contains("Bearer")) {
         problems.push(format!("challenge {challenge:?}"));
+    }
+    let invalid_token = challenge.contains(r#"Bearer realm="edgepay", error="invalid_token""#);
+    if presents_bearer(authorization) != invalid_token {
+        problems.push(format!(
+            "challenge {challenge:?} for a {} credential",
+            if presents_bearer(authorization) {
+                "Bearer"
+            } else {
+                "non-Bearer"
+            }
+        ));
     }
     let mut shown = reply.json.clone();
     if let Some(doc) = shown.as_object_mut() {
@@ -405,7 +427,11 @@ async fn every_client_route_refuses_missing_bad_and_wrongly_schemed_credentials_
     let replies = send_all(calls, CONCURRENCY).await;
     let mut failures = Vec::new();
     for ((route, class, what, face), reply) in cells.iter().zip(&replies) {
-        let problems = problems_with_401(*face, reply);
+        let presented = credentials
+            .iter()
+            .find(|(_, name, _)| name == what)
+            .and_then(|(_, _, header)| header.as_deref());
+        let problems = problems_with_401(*face, presented, reply);
         if !problems.is_empty() {
             failures.push(format!(
                 "{route} / {class:?} {what}: {} -> {}",
@@ -583,7 +609,9 @@ async fn the_internal_result_endpoint_and_the_sandbox_refuse_unsigned_bad_wrong_
         .unwrap_or_default()
         .to_owned();
     backend().await_dispatches(&item, 1, DEADLINE).await;
-    let payload = json!({"status": 200, "body": item_body(&item, "completed", 22500)}).to_string();
+    let payload =
+        json!({"request_id": id, "status": 200, "body": item_body(&item, "completed", 22500)})
+            .to_string();
     let dispatch = json!({"request_id": uuid::Uuid::new_v4().simple().to_string(), "subject": "x", "fields": {}, "submission_count": 1}).to_string();
     let sandbox = format!("{}/sandbox/payments", base());
 
@@ -741,7 +769,7 @@ async fn the_internal_result_endpoint_and_the_sandbox_refuse_unsigned_bad_wrong_
         replayed_later.status, 409,
         "a replay with a fresh timestamp is still a replay"
     );
-    let different = json!({"status": 422, "body": {"forged": true}}).to_string();
+    let different = json!({"request_id": id, "status": 422, "body": {"forged": true}}).to_string();
     let forged = deliver_signed(
         base(),
         &id,

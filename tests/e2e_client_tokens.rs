@@ -24,6 +24,11 @@ const SHOP_ISSUER: &str = "https://auth.shop-a.example.com";
 const SHOP_SECRET: &str = "shop-a-issuer-secret-0123456789abcdef";
 /// A ServiceStack `JwtAuthProvider` AuthKey (`AuthKeyBase64`): 32 random bytes.
 const SS_AUTH_KEY_BASE64: &str = "3Tr5n4cpVuaQDUcbpVQoJoQ1Gm2gvwf3RHYjdSPHI0A=";
+/// Tenant B's own AuthKey for the same ServiceStack issuer `ssjwt`.
+const SS_AUTH_KEY_B_BASE64: &str = "vBPqEM9Ke0/5WA1+WkroRzURpJ+MskiD75MNQUpP5gM=";
+/// An identity provider both tenants trust with one key, each bound to its own audience.
+const SHARED_IDP: &str = "https://idp.shared.example.com";
+const SHARED_IDP_SECRET: &str = "shared-idp-secret-0123456789abcdefgh";
 const RSA_ISSUER: &str = "https://rsa.shop-a.example.com";
 const EC_ISSUER: &str = "https://ec.shop-a.example.com";
 const ED_ISSUER: &str = "https://ed.shop-a.example.com";
@@ -135,9 +140,14 @@ fn harness() -> &'static Harness {
                 {"iss": RSA_ISSUER, "alg": "RS256", "jwk": jwk},
                 {"iss": EC_ISSUER, "alg": "ES256", "jwk": ec_jwk},
                 {"iss": ED_ISSUER, "alg": "EdDSA", "jwk": ed_jwk},
+                {"iss": SHARED_IDP, "aud": "shop-a", "alg": "HS256", "secret": SHARED_IDP_SECRET},
              ]}},
             {"tenant": "tenant-b", "allowed_origins": [OTHER_ORIGIN],
-             "client_tokens": {"mint_secret": MINT_B}},
+             "client_tokens": {"mint_secret": MINT_B, "issuers": [
+                {"iss": "ssjwt", "alg": "HS256", "secret_base64": SS_AUTH_KEY_B_BASE64,
+                 "max_lifetime_secs": 1_209_600},
+                {"iss": SHARED_IDP, "aud": "shop-b", "alg": "HS256", "secret": SHARED_IDP_SECRET},
+             ]}},
         ]);
         let port = gateway::free_port();
         let vars = gateway_vars(
@@ -403,6 +413,44 @@ fn refused_tokens(item: &str) -> Vec<(&'static str, String)> {
     cases
 }
 
+/// The challenge of every refused Bearer credential: RFC 6750's `invalid_token`, beside the
+/// Basic challenge every `401` carries.
+const BEARER_REFUSED: &str =
+    r#"Basic realm="edgepay", charset="UTF-8", Bearer realm="edgepay", error="invalid_token""#;
+
+#[tokio::test]
+async fn a_bearer_value_that_is_neither_a_server_secret_nor_a_token_is_invalid_token() {
+    for value in [
+        "not-a-jwt-and-not-a-secret",
+        "eyJhbGciOiJIUzI1NiJ9.e30",
+        "a.b.c",
+    ] {
+        let zai = make_payment(
+            base(),
+            &unique("tok-garbage"),
+            &json!({"account_id": NEVER}),
+        )
+        .header("authorization", &format!("Bearer {value}"))
+        .send()
+        .await;
+        assert_eq!(zai.status, 401, "{value}: {}", zai.text);
+        assert_eq!(
+            zai.header("www-authenticate"),
+            Some(BEARER_REFUSED),
+            "{value}"
+        );
+        let ss = ss_pay(&uuid::Uuid::new_v4().to_string(), value)
+            .send()
+            .await;
+        assert_eq!(ss.status, 401, "{value}: {}", ss.text);
+        assert_eq!(
+            ss.header("www-authenticate"),
+            Some(BEARER_REFUSED),
+            "{value}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_refused_token_is_401_invalid_token_in_both_dialects_and_stores_nothing() {
     let item = unique("tok-matrix");
@@ -416,7 +464,7 @@ async fn every_refused_token_is_401_invalid_token_in_both_dialects_and_stores_no
         assert_eq!(zai.json["code"], "invalid_token", "{name}");
         assert_eq!(
             zai.header("www-authenticate"),
-            Some(r#"Bearer realm="edgepay", error="invalid_token""#),
+            Some(BEARER_REFUSED),
             "{name}"
         );
         // Which check failed is not said.
@@ -694,5 +742,74 @@ async fn es256_and_eddsa_issuer_tokens_are_verified_by_webcrypto() {
         let confused = sign(alg, &other, &key);
         let refused = zai_pay(&unique("tok-curve3"), &confused).send().await;
         assert_eq!(refused.status, 401, "{name}: {}", refused.text);
+    }
+}
+
+/// Whose request the status link `link` is: whether tenant A's server and tenant B's server
+/// each see it (`200` done or `202` pending) or not (`404`, as for an unknown request).
+async fn readers_of(link: &str) -> (bool, bool) {
+    let sees = |status: u16| {
+        assert!(matches!(status, 200 | 202 | 404), "{link}: {status}");
+        status != 404
+    };
+    let a = Call::new("GET", link).send().await.status;
+    let b = Call::new("GET", link).by_tenant_b().send().await.status;
+    (sees(a), sees(b))
+}
+
+#[tokio::test]
+async fn tenants_trusting_the_same_issuer_each_get_their_own_tokens_and_never_the_others() {
+    // ServiceStack's default issuer `ssjwt` for both tenants, each with its own AuthKey: each
+    // tenant's token pays for that tenant, whichever tenant is listed first.
+    for (name, auth_key, readers) in [
+        ("tenant A's AuthKey", SS_AUTH_KEY_BASE64, (true, false)),
+        ("tenant B's AuthKey", SS_AUTH_KEY_B_BASE64, (false, true)),
+    ] {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(auth_key)
+            .expect("base64");
+        let claims = json!({"iss": "ssjwt", "sub": "1", "iat": now(), "exp": now() + 3600});
+        let token = sign(Algorithm::HS256, &claims, &hmac_key(&key));
+        let payment_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let paid = ss_pay(&payment_id, &token).send().await;
+        assert_eq!(paid.status, 202, "{name}: {}", paid.text);
+        let request_id = paid.json["responseStatus"]["meta"]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let link = format!("{}/request/{request_id}/status", base());
+        assert_eq!(readers_of(&link).await, readers, "{name}: whose payment");
+    }
+
+    // One identity provider and one key for both, each tenant bound to its own audience: a
+    // token is its audience's tenant's, and one naming neither or both is no one's.
+    for (aud, readers) in [("shop-a", (true, false)), ("shop-b", (false, true))] {
+        let item = unique("shared-idp");
+        let claims = json!({"iss": SHARED_IDP, "aud": aud, "sub": "user-7", "exp": now() + 600});
+        let token = sign(
+            Algorithm::HS256,
+            &claims,
+            &hmac_key(SHARED_IDP_SECRET.as_bytes()),
+        );
+        let paid = zai_pay(&item, &token).send().await;
+        assert_eq!(paid.status, 200, "{aud}: {}", paid.text);
+        let link = paid
+            .header("content-location")
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(readers_of(&link).await, readers, "{aud}: whose payment");
+    }
+    for aud in [json!(null), json!(["shop-a", "shop-b"])] {
+        let mut claims = json!({"iss": SHARED_IDP, "sub": "user-7", "exp": now() + 600});
+        if !aud.is_null() {
+            claims["aud"] = aud.clone();
+        }
+        let token = sign(
+            Algorithm::HS256,
+            &claims,
+            &hmac_key(SHARED_IDP_SECRET.as_bytes()),
+        );
+        let refused = zai_pay(&unique("shared-idp-none"), &token).send().await;
+        assert_eq!(refused.status, 401, "aud {aud}: {}", refused.text);
     }
 }

@@ -52,7 +52,7 @@ pub async fn server_caller<'a>(
 }
 
 /// The authenticated caller, noted for the log line; a client token's signature is checked
-/// here (WebCrypto for the asymmetric algorithms).
+/// here, by each issuer that may have signed it (WebCrypto for the asymmetric algorithms).
 async fn caller<'a>(
     cfg: &'a GatewayConfig,
     req: &Request,
@@ -60,11 +60,20 @@ async fn caller<'a>(
 ) -> Result<Caller<'a>, ApiError> {
     let authorization = header(req, "authorization");
     let credential = authenticate(&cfg.clients, &cfg.tenants.tokens, authorization.as_deref())?;
-    let ok = match &credential {
-        Credential::Server(_) => true,
-        Credential::Token(pending) => signature_ok(pending).await,
-    };
-    let caller = finish(credential, |_| ok, now_ms() / 1000)?;
+    // Each tenant's issuer that may have signed the token checks it with its own key (tenants
+    // may share an `iss`); the core then picks the one tenant it is for.
+    let mut verified = Vec::new();
+    if let Credential::Token(token) = &credential {
+        for candidate in token.candidates() {
+            verified.push(signature_ok(candidate).await);
+        }
+    }
+    let mut verified = verified.into_iter();
+    let caller = finish(
+        credential,
+        |_| verified.next().unwrap_or(false),
+        now_ms() / 1000,
+    )?;
     facts.tenant(caller.tenant());
     Ok(caller)
 }

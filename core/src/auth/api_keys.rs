@@ -15,8 +15,27 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::callback::zai_signature::ZaiWebhookSecret;
 use crate::signing::SigningSecret;
 
-/// The `WWW-Authenticate` challenge sent with every 401.
+/// The `WWW-Authenticate` challenge sent with every 401 but a refused Bearer credential's.
 pub const CHALLENGE: &str = r#"Basic realm="edgepay", charset="UTF-8", Bearer realm="edgepay""#;
+
+/// The challenge of a 401 that refused a Bearer credential (no server secret, no valid client
+/// token): RFC 6750's `invalid_token` on the Bearer challenge, the Basic challenge beside it.
+pub const BEARER_REFUSED_CHALLENGE: &str =
+    r#"Basic realm="edgepay", charset="UTF-8", Bearer realm="edgepay", error="invalid_token""#;
+
+/// The detail of a 401 that refused a Bearer credential that is not a client token; the
+/// detail is what tells [`challenge`] to answer with [`BEARER_REFUSED_CHALLENGE`].
+pub const BEARER_REFUSED: &str =
+    "the Bearer credential is neither a server secret nor a valid client token";
+
+/// The challenge of a 401 (`unauthorized`) whose detail is `detail`.
+pub fn challenge(detail: &str) -> &'static str {
+    if detail == BEARER_REFUSED {
+        BEARER_REFUSED_CHALLENGE
+    } else {
+        CHALLENGE
+    }
+}
 
 /// Credentials as presented in an `Authorization` header.
 #[derive(PartialEq, Eq)]

@@ -2,11 +2,15 @@
 //!
 //! A `Bearer` value is first compared with every server secret (in constant
 //! time); only when none matches and it has a JWT's shape is it verified as a
-//! client token. Server credentials may do everything for their tenant; a
-//! client token only what its grant says (see `client_token`).
+//! client token. A Bearer value refused either way is answered with RFC 6750's
+//! `error="invalid_token"` in the challenge. Server credentials may do
+//! everything for their tenant; a client token only what its grant says (see
+//! `client_token`).
 
-use crate::auth::api_keys::{ApiClient, ClientRegistry};
-use crate::auth::client_token::{PendingToken, TokenAuthority, TokenError, TokenGrant};
+use crate::auth::api_keys::{ApiClient, ClientRegistry, BEARER_REFUSED};
+use crate::auth::client_token::{
+    PendingToken, TokenAuthority, TokenCandidates, TokenError, TokenGrant,
+};
 use crate::http::api_error::ApiError;
 
 #[derive(Debug, Clone)]
@@ -101,8 +105,9 @@ fn looks_like_jwt(value: &str) -> bool {
 /// What the `Authorization` header presented, before a client token's signature is checked.
 pub enum Credential<'a, 't> {
     Server(&'a ApiClient),
-    /// A client token of a known issuer and algorithm; see [`finish`], after the signature check.
-    Token(Box<PendingToken<'t>>),
+    /// A client token and the tenants' issuers of its `iss` and algorithm; see [`finish`],
+    /// after each one's signature check.
+    Token(Box<TokenCandidates<'t>>),
 }
 
 /// Reads the `Authorization` header: a server credential, or a client token to verify.
@@ -122,11 +127,26 @@ pub fn authenticate<'a, 't>(
                         .map_err(token_error);
                 }
             }
-            Err(ApiError::Unauthorized {
-                detail: e.describe(),
-            })
+            // Any other Bearer value is refused as RFC 6750's `invalid_token` too (its
+            // challenge says so); a Basic failure, no credential or another scheme is not.
+            let detail = if presents_bearer(authorization) {
+                BEARER_REFUSED
+            } else {
+                e.describe()
+            };
+            Err(ApiError::Unauthorized { detail })
         }
     }
+}
+
+/// Whether the header presents a Bearer credential: the scheme and a value after it (the
+/// scheme alone presents none, and RFC 6750 gives that no error code).
+fn presents_bearer(authorization: Option<&str>) -> bool {
+    authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .is_some_and(|(scheme, value)| {
+            scheme.eq_ignore_ascii_case("bearer") && !value.trim().is_empty()
+        })
 }
 
 /// The bearer value when it has a JWT's shape.
@@ -143,27 +163,27 @@ pub fn token_error(why: TokenError) -> ApiError {
     }
 }
 
-/// The caller, once a token's signature check (`signature_ok`) is known, at `now_secs`.
-pub fn finish<'a>(
-    credential: Credential<'a, '_>,
-    signature_ok: impl FnOnce(&PendingToken<'_>) -> bool,
+/// The caller at `now_secs`, once `signature_ok` has said for each of a token's candidate
+/// issuers, in the order of [`TokenCandidates::candidates`], whether its key verifies the
+/// token's signature.
+pub fn finish<'a, 't>(
+    credential: Credential<'a, 't>,
+    signature_ok: impl FnMut(&PendingToken<'t>) -> bool,
     now_secs: u64,
 ) -> Result<Caller<'a>, ApiError> {
     match credential {
         Credential::Server(client) => Ok(Caller::Server(client)),
-        Credential::Token(pending) => {
-            let ok = signature_ok(&pending);
-            pending
-                .finish(ok, now_secs)
-                .map(Caller::Client)
-                .map_err(token_error)
-        }
+        Credential::Token(candidates) => candidates
+            .finish(signature_ok, now_secs)
+            .map(Caller::Client)
+            .map_err(token_error),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::api_keys::CHALLENGE;
     use crate::auth::client_token::MintRequest;
     use crate::auth::tenants::Tenants;
 
@@ -220,5 +240,87 @@ mod tests {
             login("Bearer nope-nope-nope", NOW),
             Err(ApiError::Unauthorized { .. })
         ));
+    }
+
+    /// The `WWW-Authenticate` challenge the answer to `header` carries (`None`: accepted).
+    fn challenge_for(
+        clients: &ClientRegistry,
+        tenants: &Tenants,
+        header: Option<&str>,
+    ) -> Option<String> {
+        let hmac = |p: &PendingToken<'_>| p.verify_hmac().unwrap_or(false);
+        let refused = authenticate(clients, &tenants.tokens, header)
+            .and_then(|c| finish(c, hmac, NOW))
+            .err()?;
+        assert_eq!(refused.status(), 401, "{header:?}");
+        refused
+            .headers()
+            .into_iter()
+            .find(|(name, _)| *name == "www-authenticate")
+            .map(|(_, value)| value)
+    }
+
+    #[test]
+    fn every_refused_bearer_credential_is_invalid_token_and_basic_keeps_its_challenge() {
+        let (clients, tenants) = setup();
+        let (token, _) = tenants
+            .tokens
+            .mint("t", &MintRequest::default(), NOW, "id1")
+            .unwrap();
+        let (input, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{input}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let no_tokens = Tenants::default();
+        for (tenants, bearer) in [
+            // Not a server secret, and not a JWT either.
+            (&tenants, "nope-nope-nope".to_owned()),
+            (&tenants, "sk_test_aaaaaaaaaaaaaaa".to_owned()),
+            // JWT-shaped but not one: malformed, or a token no tenant's issuer signed.
+            (&tenants, "eyJhbGciOiJIUzI1NiJ9.e30.x".to_owned()),
+            (&tenants, forged.clone()),
+            // No tenant takes client tokens at all.
+            (&no_tokens, token.clone()),
+            // A token followed by junk.
+            (&tenants, format!("{token} x")),
+        ] {
+            let header = format!("Bearer {bearer}");
+            let challenge = challenge_for(&clients, tenants, Some(&header));
+            let challenge = challenge.unwrap_or_default();
+            assert!(
+                challenge.contains(r#"Bearer realm="edgepay", error="invalid_token""#),
+                "{bearer:?}: {challenge}"
+            );
+            assert!(
+                challenge.contains(r#"Basic realm="edgepay""#),
+                "{bearer:?}: {challenge}"
+            );
+        }
+        // An expired token too, long after it was minted.
+        let expired = authenticate(&clients, &tenants.tokens, Some(&format!("Bearer {token}")))
+            .and_then(|c| finish(c, |p| p.verify_hmac().unwrap_or(false), NOW + 10_000))
+            .unwrap_err();
+        assert!(expired
+            .headers()
+            .iter()
+            .any(|(_, v)| v.contains(r#"error="invalid_token""#)));
+        // Basic failures, no credentials and other schemes keep the plain challenge.
+        use base64::Engine;
+        let wrong_basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("k:sk_test_wrong_wrong_wrong")
+        );
+        for header in [
+            None,
+            Some(""),
+            Some(wrong_basic.as_str()),
+            Some("Basic !!!"),
+            Some("Bearer"),
+            Some("Token sk_test_aaaaaaaaaaaaaaaa"),
+        ] {
+            assert_eq!(
+                challenge_for(&clients, &tenants, header).as_deref(),
+                Some(CHALLENGE),
+                "{header:?}"
+            );
+        }
     }
 }

@@ -10,6 +10,15 @@
 //! their claims are then checked here. Time is passed in, and every lifetime
 //! rule is checked here, with the issuer's leeway.
 //!
+//! Which tenant a token is for is decided by its tenants' own issuers, never
+//! by the first issuer of any tenant: every tenant whose issuer has the token's
+//! `iss` and `alg` is a candidate, and the token is the one candidate tenant's
+//! whose key verifies its signature and whose audience (if the issuer has
+//! one) its `aud` names. A token two tenants would both accept (one IdP and
+//! one key, without audiences that tell them apart) is refused as ambiguous,
+//! so two tenants may trust one identity provider without either acting as
+//! the other. Tokens edgepay mints name their tenant in `iss`.
+//!
 //! What a token may do is its grant: the operations (`scope`, or ServiceStack's
 //! `perms`), optionally the one item or `paymentId` it may pay and the one
 //! callback URL it may ask for. Its payments belong to its principal (issuer
@@ -54,6 +63,8 @@ pub enum TokenError {
     NotYetValid,
     LifetimeTooLong,
     BadClaims,
+    /// Signed and addressed for more than one tenant: no tenant may act on it.
+    AmbiguousTenant,
 }
 
 impl TokenError {
@@ -70,6 +81,7 @@ impl TokenError {
             TokenError::NotYetValid => "token_not_yet_valid",
             TokenError::LifetimeTooLong => "token_lifetime_too_long",
             TokenError::BadClaims => "token_bad_claims",
+            TokenError::AmbiguousTenant => "token_ambiguous_tenant",
         }
     }
 }
@@ -403,11 +415,85 @@ fn timestamp(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<u64> {
     t.map(|t| u64::try_from(t.timestamp()).unwrap_or(0))
 }
 
-/// A token whose issuer and algorithm are known, waiting for its signature to be checked.
+/// A token and one issuer that may have signed it (its `iss` and algorithm are the issuer's),
+/// waiting for its signature to be checked with that issuer's key.
 pub struct PendingToken<'a> {
     issuer: &'a Issuer,
     token: UntrustedToken<'a>,
     raw: &'a str,
+}
+
+/// A token and every tenant's issuer with its `iss` and algorithm: the issuers that may have
+/// signed it, of one tenant or several. [`TokenCandidates::finish`] picks its tenant once each
+/// candidate's signature is checked.
+pub struct TokenCandidates<'a> {
+    candidates: Vec<PendingToken<'a>>,
+    /// The token's `aud`, read (unverified) with its `iss`.
+    audience: Option<Audience>,
+}
+
+impl<'a> TokenCandidates<'a> {
+    /// Each issuer that may have signed the token, in the order [`Self::finish`] asks about
+    /// them.
+    pub fn candidates(&self) -> &[PendingToken<'a>] {
+        &self.candidates
+    }
+
+    /// Whether `issuer`'s audience, if it has one, is among the token's `aud`.
+    fn addressed_to(&self, issuer: &Issuer) -> bool {
+        issuer.audience.as_ref().is_none_or(|wanted| {
+            self.audience
+                .as_ref()
+                .is_some_and(|aud| aud.contains(wanted))
+        })
+    }
+
+    /// The grant at `now`, once `signature_ok` has said, for each candidate in the order of
+    /// [`Self::candidates`] (asked once each), whether its issuer's key verifies the signature.
+    ///
+    /// The token is the tenant's whose issuer both verifies its signature and is addressed by
+    /// its `aud`: exactly one tenant, or it is refused (`AmbiguousTenant` for several,
+    /// `WrongAudience` when a key verified it but no audience matched, `BadSignature` when no
+    /// key did). Then that issuer's rules for lifetime and claims apply.
+    pub fn finish(
+        self,
+        mut signature_ok: impl FnMut(&PendingToken<'a>) -> bool,
+        now: u64,
+    ) -> Result<TokenGrant, TokenError> {
+        let mut chosen: Option<PendingToken<'a>> = None;
+        let mut signed = false;
+        let mut ambiguous = false;
+        let audience_ok: Vec<bool> = self
+            .candidates
+            .iter()
+            .map(|c| self.addressed_to(c.issuer))
+            .collect();
+        for (candidate, addressed) in self.candidates.into_iter().zip(audience_ok) {
+            // Every candidate is asked, whatever the answers before it: the edge checks them
+            // all ahead of this call and hands the answers back in order.
+            if !signature_ok(&candidate) {
+                continue;
+            }
+            signed = true;
+            if !addressed {
+                continue;
+            }
+            match &chosen {
+                None => chosen = Some(candidate),
+                // Two issuers of one tenant (a key being rotated): the tenant is the same.
+                Some(first) if first.issuer.tenant == candidate.issuer.tenant => {}
+                Some(_) => ambiguous = true,
+            }
+        }
+        if ambiguous {
+            return Err(TokenError::AmbiguousTenant);
+        }
+        match chosen {
+            Some(candidate) => candidate.grant(now),
+            None if signed => Err(TokenError::WrongAudience),
+            None => Err(TokenError::BadSignature),
+        }
+    }
 }
 
 impl<'a> PendingToken<'a> {
@@ -439,11 +525,8 @@ impl<'a> PendingToken<'a> {
         }
     }
 
-    /// The grant, once the signature is known to be good (`signature_ok`), at `now`.
-    pub fn finish(self, signature_ok: bool, now: u64) -> Result<TokenGrant, TokenError> {
-        if !signature_ok {
-            return Err(TokenError::BadSignature);
-        }
+    /// The grant at `now`, once the signature is known to be this issuer's.
+    fn grant(self, now: u64) -> Result<TokenGrant, TokenError> {
         let issuer = self.issuer;
         let claims: JwtClaims<Claims> = self
             .token
@@ -505,11 +588,13 @@ impl<'a> PendingToken<'a> {
     }
 }
 
-/// Only `iss`, read before the signature is checked to pick the issuer.
+/// `iss` and `aud`, read before the signature is checked to find the token's tenant.
 #[derive(Deserialize)]
-struct IssuerOnly {
+struct Addressing {
     #[serde(default)]
     iss: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
 }
 
 impl TokenAuthority {
@@ -550,9 +635,10 @@ impl TokenAuthority {
         self.issuers.is_empty()
     }
 
-    /// Parses `token`, finds its issuer and checks the algorithm is the issuer's; the
-    /// signature is checked next ([`PendingToken::verify_hmac`] or WebCrypto).
-    pub fn prepare<'a>(&'a self, token: &'a str) -> Result<PendingToken<'a>, TokenError> {
+    /// Parses `token` and finds every tenant's issuer with its `iss` and algorithm; each
+    /// candidate's signature is checked next ([`PendingToken::verify_hmac`] or WebCrypto),
+    /// then [`TokenCandidates::finish`] picks the token's tenant.
+    pub fn prepare<'a>(&'a self, token: &'a str) -> Result<TokenCandidates<'a>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
@@ -567,31 +653,47 @@ impl TokenAuthority {
         {
             return Err(TokenError::BadClaims);
         }
-        let unverified: JwtClaims<IssuerOnly> = untrusted
+        let unverified: JwtClaims<Addressing> = untrusted
             .deserialize_claims_unchecked()
             .map_err(|_| TokenError::Malformed)?;
-        let iss = unverified.custom.iss.ok_or(TokenError::UnknownIssuer)?;
-        let mut candidates = self.issuers.iter().filter(|i| i.iss == iss).peekable();
-        if candidates.peek().is_none() {
+        let Addressing { iss, aud } = unverified.custom;
+        let iss = iss.ok_or(TokenError::UnknownIssuer)?;
+        let mut same_iss = self.issuers.iter().filter(|i| i.iss == iss).peekable();
+        if same_iss.peek().is_none() {
             return Err(TokenError::UnknownIssuer);
         }
-        // Exactly the issuer's algorithm: `none`, and HS256 keyed with a public key, never match.
-        let issuer = candidates
-            .find(|i| i.alg.name() == untrusted.algorithm())
-            .ok_or(TokenError::WrongAlgorithm)?;
-        Ok(PendingToken {
-            issuer,
-            token: untrusted,
-            raw: token,
+        // Every tenant's issuer of this `iss`, not the first: tenants may share an IdP. Only
+        // the issuer's algorithm: `none`, and HS256 keyed with a public key, never match.
+        let candidates: Vec<PendingToken<'a>> = same_iss
+            .filter(|i| i.alg.name() == untrusted.algorithm())
+            .map(|issuer| PendingToken {
+                issuer,
+                token: untrusted.clone(),
+                raw: token,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        Ok(TokenCandidates {
+            candidates,
+            audience: aud,
         })
     }
 
     /// Verifies an HS256 token completely (the host and tests; the edge also handles the
     /// WebCrypto algorithms).
     pub fn verify_hmac_token(&self, token: &str, now: u64) -> Result<TokenGrant, TokenError> {
-        let pending = self.prepare(token)?;
-        let ok = pending.verify_hmac().ok_or(TokenError::WrongAlgorithm)?;
-        pending.finish(ok, now)
+        let candidates = self.prepare(token)?;
+        // The candidates share one algorithm: all HS256, or all checked by WebCrypto.
+        if candidates
+            .candidates()
+            .iter()
+            .any(|c| matches!(c.issuer.key, IssuerKey::PublicJwk(_)))
+        {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        candidates.finish(|c| c.verify_hmac() == Some(true), now)
     }
 
     /// Mints a token for `tenant`; `jti` and the default `sub` come from `random_id`.
@@ -949,6 +1051,150 @@ mod tests {
         ] {
             let cfg: IssuerConfig = serde_json::from_value(bad.clone()).unwrap();
             assert!(cfg.build("t").is_err(), "{bad}");
+        }
+    }
+
+    const KEY_A: &str = "tenant-a-servicestack-authkey-0123";
+    const KEY_B: &str = "tenant-b-servicestack-authkey-0123";
+
+    /// Every tenant of `trusting` trusts ServiceStack's default issuer `ssjwt` with its own key
+    /// and optional audience, in that order.
+    fn sharing_ssjwt(trusting: &[(&str, &str, Option<&str>)]) -> TokenAuthority {
+        let issuers = trusting
+            .iter()
+            .map(|(tenant, key, aud)| {
+                let cfg: IssuerConfig = serde_json::from_value(
+                    json!({"iss": "ssjwt", "alg": "HS256", "secret": key, "aud": aud}),
+                )
+                .unwrap();
+                cfg.build(tenant).unwrap()
+            })
+            .collect();
+        TokenAuthority::new(issuers, Vec::new())
+    }
+
+    fn ssjwt_token(key: &str, aud: Option<Value>) -> String {
+        let mut claims = json!({"iss": "ssjwt", "sub": "1", "iat": NOW, "exp": NOW + 600});
+        if let Some(aud) = aud {
+            claims["aud"] = aud;
+        }
+        sign(
+            json!({"alg": "HS256", "typ": "JWT"}),
+            claims,
+            key.as_bytes(),
+        )
+    }
+
+    fn tenant_of(a: &TokenAuthority, token: &str) -> Option<String> {
+        a.verify_hmac_token(token, NOW).ok().map(|g| g.tenant)
+    }
+
+    #[test]
+    fn tenants_sharing_an_issuer_with_their_own_keys_each_get_their_own_tokens() {
+        for order in [
+            [("tenant-a", KEY_A, None), ("tenant-b", KEY_B, None)],
+            [("tenant-b", KEY_B, None), ("tenant-a", KEY_A, None)],
+        ] {
+            let a = sharing_ssjwt(&order);
+            assert_eq!(
+                tenant_of(&a, &ssjwt_token(KEY_A, None)).as_deref(),
+                Some("tenant-a")
+            );
+            assert_eq!(
+                tenant_of(&a, &ssjwt_token(KEY_B, None)).as_deref(),
+                Some("tenant-b"),
+                "the second tenant is not locked out by the first"
+            );
+            assert_eq!(
+                a.verify_hmac_token(
+                    &ssjwt_token("neither-tenants-authkey-0123456789", None),
+                    NOW
+                ),
+                Err(TokenError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_both_tenants_would_accept_is_bound_by_its_audience_or_refused() {
+        // One IdP, one key, no audience: neither tenant can tell its users from the other's.
+        let unbound = sharing_ssjwt(&[("tenant-a", KEY_A, None), ("tenant-b", KEY_A, None)]);
+        assert_eq!(tenant_of(&unbound, &ssjwt_token(KEY_A, None)), None);
+        assert_eq!(
+            unbound.verify_hmac_token(&ssjwt_token(KEY_A, None), NOW),
+            Err(TokenError::AmbiguousTenant)
+        );
+        // Each tenant bound to its own audience: a token is its audience's tenant's only.
+        let bound = sharing_ssjwt(&[
+            ("tenant-a", KEY_A, Some("shop-a")),
+            ("tenant-b", KEY_A, Some("shop-b")),
+        ]);
+        for (aud, tenant) in [("shop-a", "tenant-a"), ("shop-b", "tenant-b")] {
+            assert_eq!(
+                tenant_of(&bound, &ssjwt_token(KEY_A, Some(json!(aud)))).as_deref(),
+                Some(tenant),
+                "{aud}"
+            );
+            assert_eq!(
+                tenant_of(&bound, &ssjwt_token(KEY_A, Some(json!(["other-api", aud])))).as_deref(),
+                Some(tenant),
+                "{aud} among others"
+            );
+        }
+        // Naming both, or neither, is no one's.
+        assert_eq!(
+            bound.verify_hmac_token(&ssjwt_token(KEY_A, Some(json!(["shop-a", "shop-b"]))), NOW),
+            Err(TokenError::AmbiguousTenant)
+        );
+        assert_eq!(
+            bound.verify_hmac_token(&ssjwt_token(KEY_A, None), NOW),
+            Err(TokenError::WrongAudience)
+        );
+        // Only one tenant bound by audience, the other not: a token for the bound one is also
+        // the unbound one's, so it is no one's (the unbound tenant must set its own `aud`).
+        let half = sharing_ssjwt(&[
+            ("tenant-a", KEY_A, None),
+            ("tenant-b", KEY_A, Some("shop-b")),
+        ]);
+        assert_eq!(
+            half.verify_hmac_token(&ssjwt_token(KEY_A, Some(json!("shop-b"))), NOW),
+            Err(TokenError::AmbiguousTenant)
+        );
+        assert_eq!(
+            tenant_of(&half, &ssjwt_token(KEY_A, None)).as_deref(),
+            Some("tenant-a")
+        );
+    }
+
+    #[test]
+    fn one_tenants_token_is_never_accepted_as_another_tenants() {
+        let a = sharing_ssjwt(&[
+            ("tenant-a", KEY_A, Some("shop-a")),
+            ("tenant-b", KEY_B, Some("shop-b")),
+        ]);
+        // Tenant A's key, naming B's audience (or both): not B's, since B's key did not sign it.
+        for aud in [json!("shop-b"), json!(["shop-a", "shop-b"])] {
+            let token = ssjwt_token(KEY_A, Some(aud.clone()));
+            assert_ne!(tenant_of(&a, &token).as_deref(), Some("tenant-b"), "{aud}");
+        }
+        assert_eq!(
+            tenant_of(&a, &ssjwt_token(KEY_A, Some(json!(["shop-a", "shop-b"])))).as_deref(),
+            Some("tenant-a")
+        );
+    }
+
+    #[test]
+    fn one_tenant_may_list_an_issuer_twice_while_its_key_rotates() {
+        let a = sharing_ssjwt(&[
+            ("tenant-a", KEY_A, None),
+            ("tenant-a", KEY_B, None),
+            ("tenant-a", KEY_B, None),
+        ]);
+        for key in [KEY_A, KEY_B] {
+            assert_eq!(
+                tenant_of(&a, &ssjwt_token(key, None)).as_deref(),
+                Some("tenant-a")
+            );
         }
     }
 }

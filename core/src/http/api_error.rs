@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::auth::api_keys::CHALLENGE;
+use crate::auth::api_keys::{challenge, BEARER_REFUSED_CHALLENGE};
 
 /// One invalid input field, named as the client spelled it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,12 +82,9 @@ impl ApiError {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let header = |name, value: &str| vec![(name, value.to_owned())];
         match self {
-            ApiError::Unauthorized { .. } => header("www-authenticate", CHALLENGE),
+            ApiError::Unauthorized { detail } => header("www-authenticate", challenge(detail)),
             // RFC 6750: which check failed is never said beyond its error codes.
-            ApiError::InvalidToken { .. } => header(
-                "www-authenticate",
-                r#"Bearer realm="edgepay", error="invalid_token""#,
-            ),
+            ApiError::InvalidToken { .. } => header("www-authenticate", BEARER_REFUSED_CHALLENGE),
             ApiError::InsufficientScope { .. } => header(
                 "www-authenticate",
                 r#"Bearer realm="edgepay", error="insufficient_scope""#,
