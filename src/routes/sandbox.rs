@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{Context, Delay, Env, Request, Response, Url};
 
-use crate::runtime::backend_client::signed_post;
+use crate::runtime::backend_client::{signed_post, Bounds};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{json_response, origin, read_body, verify_signed};
 use crate::runtime::log;
@@ -74,8 +74,10 @@ pub async fn payments(
                         &msg_id,
                         &[],
                         now_ms(),
-                        10_000,
-                        0,
+                        Bounds {
+                            timeout_ms: 10_000,
+                            max_body: 0,
+                        },
                     )
                     .await;
                     if let Err(why) = sent.map(|r| r.status).and_then(|s| {

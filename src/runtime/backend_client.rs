@@ -28,6 +28,13 @@ pub struct PostReply {
     pub body: Result<Vec<u8>, String>,
 }
 
+/// How long a POST may take, and how much of the answer's body is read (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub timeout_ms: u64,
+    pub max_body: usize,
+}
+
 /// A runtime error's own text goes to the operators' log only: it can name internal hosts or
 /// the runtime's internals, and what `signed_post` returns reaches clients (a failed payment's
 /// message) and tenants (the delivery log). They get `public`, a fixed text.
@@ -49,9 +56,12 @@ pub async fn signed_post(
     msg_id: &str,
     extra_headers: &[(&str, &str)],
     now_ms: u64,
-    timeout_ms: u64,
-    max_body: usize,
+    bounds: Bounds,
 ) -> Result<PostReply, String> {
+    let Bounds {
+        timeout_ms,
+        max_body,
+    } = bounds;
     let timestamp = now_ms / 1000;
     let headers = Headers::new();
     let set = |name: &str, value: &str| {
@@ -134,8 +144,10 @@ pub async fn submit(config: &GatewayConfig, record: &RequestRecord, now_ms: u64)
         &msg_id,
         &[("idempotency-key", record.request_id().as_str())],
         now_ms,
-        config.dispatch.timeout_ms,
-        MAX_RESULT_BYTES,
+        Bounds {
+            timeout_ms: config.dispatch.timeout_ms,
+            max_body: MAX_RESULT_BYTES,
+        },
     )
     .await;
     match reply {

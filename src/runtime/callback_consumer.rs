@@ -28,7 +28,7 @@ use futures_util::FutureExt;
 use worker::{Context, Delay, Env, MessageBatch, MessageExt, RawMessage};
 
 use crate::objects::client::call_payment;
-use crate::runtime::backend_client::signed_post;
+use crate::runtime::backend_client::{signed_post, Bounds};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::log;
 use edgepay_core::callback::delivery::{
@@ -261,8 +261,10 @@ impl Post {
             &self.delivery_id,
             &headers,
             self.executed_ms,
-            self.timeout_ms,
-            RECEIVER_BODY_LIMIT,
+            Bounds {
+                timeout_ms: self.timeout_ms,
+                max_body: RECEIVER_BODY_LIMIT,
+            },
         )
         .await
         {

@@ -7,7 +7,7 @@ use worker::{Request, Response, Url};
 use crate::runtime::log;
 use edgepay_core::log_line::LogLine;
 
-use edgepay_core::http::answer::Answer;
+use edgepay_core::http::answer::{Answer, Parts};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::problem_json;
 use edgepay_core::http::request_body::MAX_BODY_BYTES;
@@ -94,7 +94,12 @@ pub fn add_error_headers(resp: &mut Response, error: &ApiError) -> Result<(), Ap
 
 /// Sends a rendered [`Answer`] (which is always sendable: see `edgepay_core::http::answer`).
 pub fn answer_response(answer: Answer) -> Result<Response, ApiError> {
-    let (status, content_type, body, headers) = answer.into_parts();
+    let Parts {
+        status,
+        content_type,
+        body,
+        headers,
+    } = answer.into_parts();
     let mut resp = match content_type {
         Some(content_type) => Response::builder()
             .with_status(status)

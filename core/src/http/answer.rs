@@ -27,6 +27,14 @@ pub fn is_final_status(status: u16) -> bool {
     (200..=599).contains(&status)
 }
 
+/// An [`Answer`] taken apart for sending; built only from an `Answer`, so it keeps its rules.
+pub struct Parts {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     status: u16,
@@ -76,9 +84,14 @@ impl Answer {
         &self.body
     }
 
-    /// Status, content type and body, for sending.
-    pub fn into_parts(self) -> (u16, Option<String>, Vec<u8>, Vec<(&'static str, String)>) {
-        (self.status, self.content_type, self.body, self.headers)
+    /// Status, content type (`None`: no body), body and headers, for sending.
+    pub fn into_parts(self) -> Parts {
+        Parts {
+            status: self.status,
+            content_type: self.content_type,
+            body: self.body,
+            headers: self.headers,
+        }
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {

@@ -234,7 +234,9 @@ pub enum ReplayReply {
     },
     /// The replays allowed per payment per window are spent: the next is allowed in
     /// `retry_after_secs`.
-    TooMany { retry_after_secs: u64 },
+    TooMany {
+        retry_after_secs: u64,
+    },
 }
 command!(
     ReplayCallback,
