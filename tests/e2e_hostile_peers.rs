@@ -206,13 +206,14 @@ const SIGNATURES: [Signed; 8] = [
     Signed::ReplayedFromAnother,
     Signed::DuplicateId,
 ];
-const FRAMINGS: [Framing; 7] = [
+const FRAMINGS: [Framing; 8] = [
     Framing::Plain,
     Framing::Plain,
     Framing::Plain,
     Framing::Plain,
     Framing::Plain,
     Framing::Trickle,
+    Framing::StallBody,
     Framing::LyingLength,
 ];
 const QUIRKS: [Quirk; 6] = [
@@ -351,7 +352,13 @@ fn expect_sync(answer: &RawAnswer, subject: &str) -> Expect {
     }
     let body = answer.body.bytes(subject);
     let fits = body.len() <= MAX_RESULT_BYTES && std::str::from_utf8(&body).is_ok();
-    if answer.framing == Framing::LyingLength || !fits {
+    let broken = match answer.framing {
+        Framing::LyingLength => true,
+        // Only a body that is there stalls; the first MAX_RESULT_BYTES + 1 bytes are waited for.
+        Framing::StallBody => !body.is_empty(),
+        _ => false,
+    };
+    if broken || !fits {
         return Expect::Failed;
     }
     Expect::Result(answer.status, body)
@@ -639,8 +646,12 @@ async fn run_sync_reply(tally: &Tally, case: &Case) -> Result<(), String> {
             clip(&accepted.text)
         )
     })?;
-    let end = read_until_end(tally, case, &id, expect == Expect::Pending).await?;
-    if expect == Expect::Pending {
+    // An acknowledged payment waits for its result: the harness posts it, as a backend would.
+    // (With a 48 KiB header the runtime may take the 202 or not: then either end is right.)
+    let acknowledged = case.answer.status == 202
+        && !matches!(case.answer.framing, Framing::Trickle | Framing::InterimOnly);
+    let end = read_until_end(tally, case, &id, acknowledged).await?;
+    if end.status == 202 && acknowledged {
         let delivered =
             post_result(&id, &valid_post(&id, &case.subject), &msg_id(), now_secs()).await?;
         tally.check_answer(case, "the result post", &delivered);

@@ -10,6 +10,7 @@ use worker::{
 };
 
 use crate::runtime::bounded_body::{self, BodyError};
+use crate::runtime::env_config;
 use crate::runtime::log;
 use edgepay_core::backend::contract::{classify_reply, BackendReply, MAX_RESULT_BYTES};
 use edgepay_core::config::GatewayConfig;
@@ -91,38 +92,48 @@ pub async fn signed_post(
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
-    let within = Duration::from_millis(timeout_ms);
-    let send = async {
-        let mut resp = fetch
+    let started_ms = env_config::now_ms();
+    // The answer's head within the time bound; then its body within what is left of it. A
+    // body that stalls therefore leaves the status known: a receiver's 2xx still counts, and
+    // the backend's reply is transient because its body is incomplete.
+    let head = async {
+        fetch
             .send_with_signal(&signal)
             .await
-            .map_err(|e| logged("the peer could not be reached", e))?;
-        let content_type = resp.headers().get("content-type").ok().flatten();
-        let retry_after = resp.headers().get("retry-after").ok().flatten();
-        // At most `max_body` + 1 bytes (nothing for 0): a longer body shows as longer. A peer's
-        // body is never buffered whole nor required to be text.
-        let body = match max_body {
-            0 => Ok(Vec::new()),
-            _ => bounded_body::read_prefix(&mut resp, max_body.saturating_add(1), within)
+            .map_err(|e| logged("the peer could not be reached", e))
+    };
+    let timeout = Delay::from(Duration::from_millis(timeout_ms));
+    pin_mut!(head);
+    pin_mut!(timeout);
+    let reply = match select(head, timeout).await {
+        Either::Left((Ok(mut resp), _)) => {
+            let content_type = resp.headers().get("content-type").ok().flatten();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            let left = timeout_ms.saturating_sub(env_config::now_ms().saturating_sub(started_ms));
+            // At most `max_body` + 1 bytes (nothing for 0): a longer body shows as longer. A
+            // peer's body is never buffered whole nor required to be text.
+            let body = match max_body {
+                0 => Ok(Vec::new()),
+                _ => bounded_body::read_prefix(
+                    &mut resp,
+                    max_body.saturating_add(1),
+                    Duration::from_millis(left),
+                )
                 .await
                 .map(|prefix| prefix.bytes)
                 .map_err(|e| match e {
                     BodyError::TimedOut { .. } => "the body did not end in time".to_owned(),
                     BodyError::Broken { detail, .. } => logged("the body broke off", detail),
                 }),
-        };
-        Ok::<_, String>(PostReply {
-            status: resp.status_code(),
-            content_type,
-            retry_after,
-            body,
-        })
-    };
-    let timeout = Delay::from(Duration::from_millis(timeout_ms));
-    pin_mut!(send);
-    pin_mut!(timeout);
-    let reply = match select(send, timeout).await {
-        Either::Left((reply, _)) => reply,
+            };
+            Ok(PostReply {
+                status: resp.status_code(),
+                content_type,
+                retry_after,
+                body,
+            })
+        }
+        Either::Left((Err(why), _)) => Err(why),
         Either::Right(((), _)) => Err(format!("no answer within {timeout_ms} ms")),
     };
     // Ends the transfer of whatever was not read (a body past the limit, or a timeout).

@@ -62,6 +62,8 @@ pub enum Framing {
     Plain,
     /// The whole answer one byte at a time, slower than any timeout of the gateway's.
     Trickle,
+    /// The head at once, then the body one byte every 300 ms, slower than any timeout.
+    StallBody,
     /// A `Content-Length` 100 bytes longer than the body, then the connection is closed.
     LyingLength,
     /// An interim `1xx` head and then nothing: the connection is closed with no final answer.
@@ -284,6 +286,15 @@ async fn write_answer(
                 stream.write_all(&[byte]).await?;
                 stream.flush().await?;
                 tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        Framing::StallBody => {
+            stream.write_all(&answer.head(body.len())).await?;
+            stream.flush().await?;
+            for byte in body {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                stream.write_all(&[byte]).await?;
+                stream.flush().await?;
             }
         }
         Framing::Plain | Framing::LyingLength => {
