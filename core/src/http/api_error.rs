@@ -208,7 +208,7 @@ impl ApiError {
                 "this Idempotency-Key was first used with a different request; use a new key for a new payment".to_owned()
             }
             ApiError::RateLimited { retry_after_secs } => format!(
-                "this tenant's rate limit is spent; nothing was stored, try again in {retry_after_secs} s"
+                "a rate limit is spent (the tenant's, or a client token's own); nothing was stored, try again in {retry_after_secs} s"
             ),
             ApiError::Unavailable { .. } => {
                 "received an interrupt or terminate signal, please try again".to_owned()
