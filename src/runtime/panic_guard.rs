@@ -21,7 +21,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Once;
 
 use wasm_bindgen::JsValue;
-use worker::js_sys::{Array, Function, Promise};
+use worker::js_sys::{self, Array, Function, Promise};
 use worker::worker_sys::web_sys;
 use worker::{wasm_bindgen_futures, Response, Url};
 
@@ -76,7 +76,13 @@ impl Shape {
 struct Pending {
     resolve: Function,
     interrupted: web_sys::Response,
+    registered_ms: f64,
 }
+
+/// No request is answered later than this (a hold of 30 s, an object call's grace, the
+/// runtime's own limits), so an older fallback belongs to a request the runtime gave up on
+/// whose handler never ended: it is dropped when the next request registers.
+const ABANDONED_AFTER_MS: f64 = 5.0 * 60.0 * 1000.0;
 
 thread_local! {
     /// The fallbacks of the requests in flight, by a number of their own.
@@ -151,12 +157,22 @@ pub fn guard(
         .map(web_sys::Response::from);
     let registered = match (resolver, interrupted) {
         (Some(resolve), Ok(interrupted)) => {
+            let now = js_sys::Date::now();
             PENDING.with(|p| {
-                p.borrow_mut().insert(
+                let mut pending = p.borrow_mut();
+                // Ids grow with time, so the oldest entries are first.
+                while let Some(entry) = pending.first_entry() {
+                    if now - entry.get().registered_ms < ABANDONED_AFTER_MS {
+                        break;
+                    }
+                    entry.remove();
+                }
+                pending.insert(
                     id,
                     Pending {
                         resolve,
                         interrupted,
+                        registered_ms: now,
                     },
                 )
             });
