@@ -1251,7 +1251,9 @@ fn result_cases(target: &str) -> (Vec<Case>, Vec<String>) {
         );
     }
     // Broken signatures on a well-formed delivery: all 401.
-    let good = json!({"request_id": target, "status": 200, "body": item_body("x", "completed", 22500)}).to_string();
+    let good =
+        json!({"request_id": target, "status": 200, "body": item_body("x", "completed", 22500)})
+            .to_string();
     let good = good.as_bytes();
     let now = now_secs();
     let valid_sig = |id: &str, ts: u64| sign_bytes(BACKEND_SECRET, id, ts, good);
