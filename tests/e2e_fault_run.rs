@@ -473,25 +473,10 @@ struct Run {
     gateway: Arc<Gateway>,
 }
 
-fn env_number(name: &str) -> Option<u64> {
-    let raw = std::env::var(name).ok()?;
-    let raw = raw.trim();
-    match raw.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => raw.parse().ok(),
-    }
-}
-
 impl Run {
     fn start() -> Run {
         let n = env_number("FAULT_RUN_N").map_or(100, |n| n as usize);
-        let seed = env_number("FAULT_RUN_SEED").unwrap_or_else(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default();
-            seeded_hash(nanos as u64, "seed")
-        });
+        let seed = seed_from_env("FAULT_RUN_SEED");
         println!("fault run: N = {n}, FAULT_RUN_SEED=0x{seed:x}");
         let backend = TestBackend::start();
         let receiver = Receiver::start();

@@ -865,15 +865,6 @@ async fn run_case(tally: Arc<Tally>, case: Case) {
     }
 }
 
-fn env_number(name: &str) -> Option<u64> {
-    let raw = std::env::var(name).ok()?;
-    let raw = raw.trim();
-    match raw.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => raw.parse().ok(),
-    }
-}
-
 /// A caller held on a payment that stays pending through the whole run: every long-poll it
 /// makes must end in its `202`, never in an interruption.
 async fn bystander(stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
@@ -916,13 +907,7 @@ async fn bystander(stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn misbehaving_peers_never_interrupt_the_gateway_nor_lose_a_payment() {
     let n = env_number("HOSTILE_CASES").unwrap_or(240) as usize;
-    let seed = env_number("HOSTILE_SEED").unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        seeded_hash(nanos as u64, "seed")
-    });
+    let seed = seed_from_env("HOSTILE_SEED");
     println!("hostile peers: HOSTILE_CASES={n} HOSTILE_SEED=0x{seed:x}");
     let log_start = harness().gateway.log().len();
     let started = Instant::now();

@@ -347,6 +347,27 @@ pub fn seeded_hash(seed: u64, key: &str) -> u64 {
     h ^ (h >> 31)
 }
 
+/// A number from the environment, decimal or `0x` hex; `None` when unset or not a number.
+pub fn env_number(name: &str) -> Option<u64> {
+    let raw = std::env::var(name).ok()?;
+    let raw = raw.trim();
+    match raw.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => raw.parse().ok(),
+    }
+}
+
+/// A run's seed: the one `name` gives (to replay a run), else a fresh one from the clock.
+pub fn seed_from_env(name: &str) -> u64 {
+    env_number(name).unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        seeded_hash(nanos as u64, "seed")
+    })
+}
+
 /// Whether the call named `key` is among the `permille` thousandths picked by `seed`.
 pub fn seeded_pick(seed: u64, key: &str, permille: u64) -> bool {
     seeded_hash(seed, key) % 1000 < permille
