@@ -12,6 +12,7 @@ use crate::routes::{
 use crate::runtime::env_config::config;
 use crate::runtime::http_io::{json_response, origin, problem_response, raw_response, OrInternal};
 use crate::runtime::log;
+use crate::runtime::static_assets;
 use edgepay_core::dialect::servicestack::{
     operation as servicestack_operation, types as servicestack_types,
 };
@@ -22,9 +23,6 @@ use edgepay_core::http::request_log::{
     accept_request_id, generated_request_id, request_line, RequestFacts, Surface, REQUEST_ID_HEADER,
 };
 use edgepay_core::log_line::Level;
-
-/// The OpenAPI 3.1 description of every public route, served at `/openapi.json`.
-const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
 
 fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
     if allowed.contains(method) {
@@ -206,11 +204,9 @@ async fn route(
         ["openapi.json"] => {
             facts.route("/openapi.json", Surface::Meta);
             only(&method, &[Method::Get], "GET")?;
-            raw_response(
-                200,
-                "application/json",
-                OPENAPI_DOCUMENT.as_bytes().to_vec(),
-            )
+            // The OpenAPI 3.1 description of every public route (`static/openapi.json`).
+            let document = static_assets::read(env, "openapi.json").await?;
+            raw_response(200, "application/json", document)
         }
         ["types", language] => {
             facts.route("/types/{language}", Surface::Meta);
@@ -255,12 +251,12 @@ async fn route(
         ["dashboard"] => {
             facts.route("/dashboard", Surface::Operators);
             only(&method, &[Method::Get], "GET")?;
-            dashboard::asset("")
+            dashboard::asset(env, "").await
         }
         ["dashboard", asset] => {
             facts.route("/dashboard/{asset}", Surface::Operators);
             only(&method, &[Method::Get], "GET")?;
-            dashboard::asset(asset)
+            dashboard::asset(env, asset).await
         }
         ["client-tokens"] => {
             facts.route("/client-tokens", Surface::Meta);

@@ -9,4 +9,5 @@ pub mod log;
 pub mod panic_guard;
 pub mod payments_index;
 pub mod rate_limits;
+pub mod static_assets;
 pub mod token_crypto;

@@ -1,4 +1,4 @@
-//! What operators see: the payments index in D1, its search and dead-letter filters (the dashboard page itself is the Worker's, `src/dashboard/`).
+//! What operators see: the payments index in D1, its search and dead-letter filters (the dashboard page itself is in `static/dashboard/`).
 //!
 //! The payment objects are the truth; the index is a copy written from their transitions off
 //! the hot path, and nothing here is read to decide a payment.

@@ -558,7 +558,7 @@ pub fn metadata(base_url: &str) -> Value {
 mod tests {
     use super::*;
 
-    const OPENAPI: &str = include_str!("../../../../src/openapi.json");
+    const OPENAPI: &str = include_str!("../../../../static/openapi.json");
 
     fn schemas() -> Value {
         let doc: Value = serde_json::from_str(OPENAPI).unwrap();
