@@ -1377,10 +1377,10 @@ fn result_cases(target: &str) -> (Vec<Case>, Vec<String>) {
         Shape::Problem,
     ));
     cases.push(Case::new(
-        "result over 64 KiB",
+        "result over its 263,168-byte limit",
         signed(
             &url,
-            &vec![b' '; 70_000],
+            &vec![b' '; edgepay_core::backend::contract::MAX_RESULT_DELIVERY_BYTES + 1],
             "m22",
             now.to_string(),
             "v1,AAAA".into(),
