@@ -1926,7 +1926,14 @@ async fn the_nasty_ones_that_no_client_library_sends() {
     let mut failures = Vec::new();
     for (what, bytes, want) in &table {
         let (status, answer) = raw_http(port, bytes).await;
-        let ok = if *want == 0 {
+        let ok = if what.contains("chunked together") {
+            // A body that is not valid chunked framing: `wrangler dev`'s proxy (wrangler 4.164)
+            // fails to forward it and answers its own 500 ("Network connection lost"), so the
+            // gateway never sees the request; the runtime before ended the body at the bad chunk
+            // and the gateway answered 400. Either way nothing is taken (checked below).
+            (400..500).contains(&status)
+                || (status == 500 && answer.contains("Network connection lost"))
+        } else if *want == 0 {
             (400..500).contains(&status)
         } else if what.contains("never ends") {
             // The Worker answers 413 without reading on; locally, `wrangler dev`'s proxy may then
