@@ -830,32 +830,40 @@ async fn a_long_delivery_log_keeps_its_first_and_newest_entries_and_counts_the_d
     assert_eq!(reply.status, 200, "{}", reply.text);
     let request_id = request_id_of(&reply);
     let log = format!("{base}/request/{request_id}/callbacks");
-    // Every page, following `links.next`, once the exhaustion is logged.
-    let lines = eventually(
+    // Every page, following `links.next`.
+    let walk = || async {
+        let mut lines: Vec<Value> = Vec::new();
+        let mut next = Some(format!("{log}?limit=100"));
+        while let Some(url) = next {
+            let page = Call::new("GET", url).send().await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            lines.extend(
+                page.json["callbacks"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            next = page.json["links"]["next"].as_str().map(str::to_owned);
+        }
+        lines
+    };
+    eventually(
         "120 attempts and the exhaustion",
         Duration::from_secs(180),
         || async {
-            let mut lines: Vec<Value> = Vec::new();
-            let mut next = Some(format!("{log}?limit=100"));
-            while let Some(url) = next {
-                let page = Call::new("GET", url).send().await;
-                assert_eq!(page.status, 200, "{}", page.text);
-                lines.extend(
-                    page.json["callbacks"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                );
-                next = page.json["links"]["next"].as_str().map(str::to_owned);
-            }
+            let lines = walk().await;
             let done = lines
                 .last()
                 .and_then(|l| l["detail"].as_str())
                 .is_some_and(|d| d.contains("exhausted"));
-            done.then_some(lines)
+            done.then_some(())
         },
     )
     .await;
+    // Walked again once the log is final: a walk begun while the last attempts were still being
+    // logged holds pages of two states of the log (its first page before the newest entries
+    // dropped older ones), as each page is read from the log of its moment.
+    let lines = walk().await;
     let attempts: Vec<u64> = lines.iter().filter_map(|l| l["attempt"].as_u64()).collect();
     assert_eq!(
         lines.len(),
