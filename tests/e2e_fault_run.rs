@@ -336,6 +336,12 @@ async fn settle(plan: &Plan, base: &str, id: &str, seed: u64, trace: &mut Trace)
         }
         match Call::new("GET", &link).try_send().await {
             Ok(reply) if reply.status == 202 || reply.status == 503 => {}
+            // Its body broke off (`Reply` reads a failed body as empty): the runtime was killed
+            // while sending it, after the head was through (seen with wrangler 4.164.0). No
+            // status answer is empty, so this is no answer yet.
+            Ok(reply) if reply.text.is_empty() => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
             Ok(reply) => break reply,
             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
         }
