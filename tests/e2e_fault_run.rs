@@ -502,7 +502,8 @@ impl Run {
                 // `standard` rate limit, so its tenants are on `high` (still counted).
                 (
                     "TENANTS",
-                    r#"[{"tenant": "tenant-a", "rate_tier": "high"}, {"tenant": "tenant-b", "rate_tier": "high"}]"#,
+                    // tenant-a's objects are created with a location hint, tenant-b's without.
+                    r#"[{"tenant": "tenant-a", "rate_tier": "high", "location_hint": "oc"}, {"tenant": "tenant-b", "rate_tier": "high"}]"#,
                 ),
             ],
         );

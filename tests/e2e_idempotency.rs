@@ -12,7 +12,9 @@ shared_backend_harness!(
     "idempotency",
     &[(
         "TENANTS",
-        r#"[{"tenant": "tenant-a",
+        // The location hint puts every stub of tenant-a's lanes and keys through
+        // `get_by_name_with_location_hint`.
+        r#"[{"tenant": "tenant-a", "location_hint": "weur",
              "client_tokens": {"mint_secret": "mint-secret-tenant-a-0123456789abcdef"}}]"#
     )]
 );

@@ -1,5 +1,8 @@
 //! `call::<C>()`: sends any object command (`edgepay_core::objects::commands`) over the stub's `fetch`, with a deadline; `call_payment` finds the object that holds a payment.
 //!
+//! Every stub asks for its object's tenant's location hint (`TENANTS`, see
+//! `edgepay_core::objects::placement`), which places the object when it is first created.
+//!
 //! A call the runtime cannot complete (object reset, overloaded, code
 //! reloading) becomes `503` with `Retry-After`, so the client knows to retry.
 //! So does a call that outlives its deadline: an object whose instance died
@@ -12,6 +15,7 @@ use futures_util::future::{select, Either};
 use wasm_bindgen::JsValue;
 use worker::{Delay, Env, Method, Request, RequestInit};
 
+use crate::runtime::env_config::config;
 use crate::runtime::log;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::ids::RequestId;
@@ -129,11 +133,17 @@ async fn send(env: &Env, name: &str, envelope: &Envelope<'_>) -> Result<Answer, 
         hold_ms,
         payment,
     } = envelope;
+    let hint = config(env)?
+        .tenants
+        .placements
+        .hint_for_object(name)
+        .map(str::to_owned);
     let attempt = async {
-        let stub = env
-            .durable_object(binding)?
-            .id_from_name(name)?
-            .get_stub()?;
+        let namespace = env.durable_object(binding)?;
+        let stub = match &hint {
+            Some(hint) => namespace.get_by_name_with_location_hint(name, hint)?,
+            None => namespace.get_by_name(name)?,
+        };
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_body(Some(JsValue::from_str(body)));

@@ -1,14 +1,16 @@
-//! Per-tenant settings from the `TENANTS` secret: the browser origins a tenant allows, its client-token issuers and its rate-limit tier.
+//! Per-tenant settings from the `TENANTS` secret: the browser origins a tenant allows, its client-token issuers, its rate-limit tier and where its objects are placed.
 //!
 //! `[{"tenant", "allowed_origins": [...], "client_tokens": {"mint_secret", "max_lifetime_secs",
-//! "issuers": [...]}}]`; every part is optional, and a tenant that is not listed allows no
-//! origin and no client token. Errors name the entry, never a secret.
+//! "issuers": [...]}, "rate_tier", "location_hint"}]`; every part is optional, and a tenant
+//! that is not listed allows no origin and no client token, and has no location hint. Errors
+//! name the entry, never a secret.
 
 use serde::Deserialize;
 use url::Url;
 
 use crate::auth::client_token::{IssuerConfig, TokenAuthority, DEFAULT_MAX_LIFETIME_SECS};
 use crate::http::rate_limit::{self, DEFAULT_TIER};
+use crate::objects::placement::Placements;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,9 @@ struct TenantConfig {
     /// The rate-limit tier (`http::rate_limit::TIERS`); `standard` when absent.
     #[serde(default)]
     rate_tier: Option<String>,
+    /// The region its lanes and other objects are created in (`objects::placement`).
+    #[serde(default)]
+    location_hint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +69,7 @@ struct TenantOrigins {
 pub struct Tenants {
     origins: Vec<TenantOrigins>,
     pub tokens: TokenAuthority,
+    pub placements: Placements,
 }
 
 impl Tenants {
@@ -82,6 +88,7 @@ impl Tenants {
         let mut origins = Vec::new();
         let mut issuers = Vec::new();
         let mut minters = Vec::new();
+        let mut placements = Placements::default();
         for (i, c) in configs.into_iter().enumerate() {
             if origins.iter().any(|o: &TenantOrigins| o.tenant == c.tenant) {
                 return Err(format!("TENANTS[{i}]: tenant {} is listed twice", c.tenant));
@@ -126,6 +133,11 @@ impl Tenants {
                     rate_limit::TIERS.join(", ")
                 ));
             }
+            if let Some(hint) = &c.location_hint {
+                placements
+                    .add(&c.tenant, hint)
+                    .map_err(|e| format!("TENANTS[{i}].{e}"))?;
+            }
             origins.push(TenantOrigins {
                 tenant: c.tenant,
                 origins: allowed,
@@ -135,6 +147,7 @@ impl Tenants {
         Ok(Self {
             origins,
             tokens: TokenAuthority::new(issuers, minters),
+            placements,
         })
     }
 
@@ -189,6 +202,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_may_ask_where_its_objects_live() {
+        let t = Tenants::from_json(Some(
+            r#"[{"tenant": "a", "location_hint": "apac"}, {"tenant": "b"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(t.placements.hint_for_object("a/locks/01"), Some("apac"));
+        assert_eq!(t.placements.hint_for_object("b/locks/01"), None);
+    }
+
+    #[test]
     fn bad_entries_name_themselves() {
         for (raw, needle) in [
             (
@@ -211,6 +234,10 @@ mod tests {
             (
                 r#"[{"tenant": "a", "client_tokens": {"issuers": [{"iss": "x", "alg": "HS256", "secret": "tiny"}]}}]"#,
                 "issuers[0]",
+            ),
+            (
+                r#"[{"tenant": "a", "location_hint": "mars"}]"#,
+                "TENANTS[0].location_hint must be one of",
             ),
             (
                 r#"[{"tenant": "a", "colour": "blue"}]"#,

@@ -23,10 +23,7 @@ impl Lane {
     /// The lane of a payment on `lock_name` (`NewPayment::lock_name`, which starts with the
     /// tenant) by `tenant`.
     pub fn of(tenant: &str, lock_name: &str) -> Self {
-        // Folded, so every byte of the tenant moves both bytes (FNV's top bits barely move
-        // with the last byte: "t1" and "t2" would share them).
-        let hash = fnv1a(tenant.bytes());
-        let [t0, t1, ..] = ((hash ^ (hash >> 32)) as u32).to_le_bytes();
+        let [t0, t1] = tenant_bytes(tenant);
         let shard = fnv1a(lock_name.bytes()) % LANES_PER_TENANT;
         Self([t0, t1, shard as u8])
     }
@@ -41,6 +38,26 @@ impl Lane {
         let [a, b, c] = self.0;
         format!("lanes/{a:02x}{b:02x}{c:02x}")
     }
+}
+
+/// The two bytes that start the names of `tenant`'s lanes (and the ids of its payments).
+pub fn tenant_bytes(tenant: &str) -> [u8; 2] {
+    // Folded, so every byte of the tenant moves both bytes (FNV's top bits barely move with
+    // the last byte: "t1" and "t2" would share them).
+    let hash = fnv1a(tenant.bytes());
+    let [t0, t1, ..] = ((hash ^ (hash >> 32)) as u32).to_le_bytes();
+    [t0, t1]
+}
+
+/// The tenant bytes of a lane object's name (`lanes/` and six hex digits); `None` for any
+/// other name.
+pub fn tenant_bytes_of_object(name: &str) -> Option<[u8; 2]> {
+    let hex = name.strip_prefix("lanes/")?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |at: usize| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok();
+    Some([byte(0)?, byte(2)?])
 }
 
 /// The name of the lane object that holds `id`'s payment, if `id` was made in a lane. An id
@@ -81,6 +98,27 @@ mod tests {
         let a = Lane::of("t1", "t1/item/order-1").object_name();
         let b = Lane::of("t2", "t2/item/order-1").object_name();
         assert_ne!(a.get(..10), b.get(..10), "{a} {b}");
+    }
+
+    #[test]
+    fn a_lane_name_gives_back_its_tenant_bytes_and_no_other_name_does() {
+        let lane = Lane::of("tenant-a", "tenant-a/item/order-1");
+        assert_eq!(
+            tenant_bytes_of_object(&lane.object_name()),
+            Some(tenant_bytes("tenant-a"))
+        );
+        assert_ne!(tenant_bytes("tenant-a"), tenant_bytes("tenant-b"));
+        for other in [
+            "lanes/",
+            "lanes/0b0e3",
+            "lanes/0b0e3fa",
+            "lanes/0b0e3g",
+            "lanes/+b0e3f",
+            "tenant-a/locks/01",
+            "0b0e3f6e5b8a4c1e9d2f3a4b5c6d7e8f",
+        ] {
+            assert_eq!(tenant_bytes_of_object(other), None, "{other}");
+        }
     }
 
     #[test]
