@@ -196,7 +196,7 @@ outage: setup worker
 	OUTAGE_N=300 OUTAGE_SECS=600 OUTAGE_SCALE=1 cargo test --test e2e_outage -- --nocapture
 
 ## Benchmarks: figures, not assertions (docs/performance.md). BENCH_HELD / BENCH_SAMPLES resize them:
-## 5,000 held callers by default (it passes here); `make bench BENCH_HELD=5000,7000,9000,10000`
+## 3,000 held callers by default (it passes here); `make bench BENCH_HELD=3000,4000,5000`
 ## sweeps to this machine's break point.
 bench: setup
 	$(MAKE) -B worker
