@@ -8,7 +8,8 @@
 //! Knobs: `BENCH_HELD` (held callers at once, default 3000, a size that passes on the 2-core
 //! machine; a comma list runs a sweep, e.g. `BENCH_HELD=3000,4000,5000` to the break point),
 //! `BENCH_SAMPLES` (default 200), `BENCH_ONLY` (a comma list of sections to run, for quick
-//! comparisons while working: rejection, sync, index, token, wake, callback, held; default all),
+//! comparisons while working: rejection, sync, index, token, wake, callback, cost, held; default
+//! all), `BENCH_COST_PAYMENTS` (payments of each kind the cost section counts, default 50),
 //! `BENCH_DEVTOOLS=1` (keep `wrangler dev`'s DevTools relay on, as `make dev` has it; default off),
 //! and for the held sweep `BENCH_HELD_DIRECT`, `BENCH_HELD_CONNECTS_PER_SEC` and
 //! `BENCH_REPOLL_NEW_CONNECTION` (docs/performance.md).
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use edgepay_core::cost::{per_million_payments, Units, LIST_PRICES};
 use serde_json::{json, Value};
 use support::backend::{deliver_result, deliver_until_answered, item_body, Behavior, TestBackend};
 use support::gateway::Gateway;
@@ -415,6 +417,138 @@ async fn first_callback(
     Sample::new(samples).json()
 }
 
+/// The cost table: units per payment and dollars per million payments at list prices, one
+/// column per kind of payment, from the counted units.
+fn print_cost(cost: &Value) {
+    let kinds = [
+        ("sync", "sync"),
+        ("keyed", "sync, keyed"),
+        ("async_callback", "async + 1 callback"),
+    ];
+    if kinds.iter().all(|(k, _)| cost[k].is_null()) {
+        return;
+    }
+    let mut out = String::from("| unit (list price) |");
+    for (_, title) in kinds {
+        out.push_str(&format!(" {title}: per payment | $ / million |"));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" ---: | ---: |".repeat(kinds.len()));
+    let units = cost["sync"]["lines"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, line) in units.iter().enumerate() {
+        out.push_str(&format!("\n| {} |", line["unit"].as_str().unwrap_or("?")));
+        for (k, _) in kinds {
+            let l = &cost[k]["lines"][i];
+            let per = l["per_payment"].as_f64().filter(|v| v.is_finite());
+            out.push_str(&format!(
+                " {} | {:.3} |",
+                per.map_or(String::new(), |v| format!("{v:.2}")),
+                l["dollars_per_million"].as_f64().unwrap_or(f64::NAN)
+            ));
+        }
+    }
+    println!(
+        "\ncost per payment, counted ({} payments of each kind):\n{out}",
+        cost["sync"]["payments"]
+    );
+}
+
+/// The gateway's usage counters (`POST /__faults/usage`, served with `FAULT_INJECTION`).
+async fn usage(gateway: &str) -> Units {
+    let resp = client()
+        .post(format!("{gateway}/__faults/usage"))
+        .send()
+        .await
+        .expect("usage answer");
+    resp.json().await.expect("usage counters")
+}
+
+/// The counters once they stop moving (the index rows and callbacks a payment causes come
+/// after its answer, from its lane's alarm and the queue): unchanged for 3 s, at most 60 s.
+async fn settled_usage(gateway: &str) -> Units {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = usage(gateway).await;
+    let mut still_since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = usage(gateway).await;
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        } else if still_since.elapsed() >= Duration::from_secs(3) {
+            break;
+        }
+    }
+    last
+}
+
+/// Billed units per payment, counted by the runtime (SQL cursors' `rowsWritten`, D1's
+/// `meta.rows_written`, stub calls, alarms, queue messages), for `n` payments of each kind
+/// one after the other: sync (instant backend, `200`), sync with an `Idempotency-Key`, and
+/// async with one callback (`202`, the result posted, the callback delivered).
+async fn cost(
+    gateway: &str,
+    backend: &Arc<TestBackend>,
+    receiver: &Arc<Receiver>,
+    n: usize,
+) -> Value {
+    let mut kinds = serde_json::Map::new();
+    for kind in ["sync", "keyed", "async_callback"] {
+        let before = settled_usage(gateway).await;
+        for i in 0..n {
+            let item = unique("bench-cost");
+            match kind {
+                "sync" | "keyed" => {
+                    let mut call =
+                        make_payment(gateway, &item, &json!({"account_id": ACCOUNT, "wait": 10}));
+                    if kind == "keyed" {
+                        call = call.header("idempotency-key", &unique("bench-key"));
+                    }
+                    let paid = call.send().await;
+                    assert_eq!(paid.status, 200, "{}", paid.text);
+                }
+                _ => {
+                    let path = format!("/bench-cost/{i}-{}", unique("cb"));
+                    receiver.script(&path, Script::Always(200));
+                    backend.script(&item, Behavior::Acknowledge);
+                    let accepted = make_payment(
+                        gateway,
+                        &item,
+                        &json!({"account_id": ACCOUNT, "callback": receiver.url(&path)}),
+                    )
+                    .header("prefer", "respond-async")
+                    .send()
+                    .await;
+                    assert_eq!(accepted.status, 202, "{}", accepted.text);
+                    let id = accepted.json["request_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    backend
+                        .await_dispatches(&item, 1, Duration::from_secs(20))
+                        .await;
+                    deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
+                    let got = receiver
+                        .await_requests(&path, 1, Duration::from_secs(20))
+                        .await;
+                    assert_eq!(got.len(), 1, "the callback of {id}");
+                }
+            }
+        }
+        // (The counters leave out their own reads, `/__faults/usage`.)
+        let units = settled_usage(gateway).await.since(&before);
+        let lines = per_million_payments(&units, n as u64, &LIST_PRICES);
+        kinds.insert(
+            kind.into(),
+            json!({"payments": n, "units": units, "per_payment_rows_written": units.rows_written() as f64 / n as f64, "lines": lines}),
+        );
+    }
+    Value::Object(kinds)
+}
+
 /// Ramps to `n` concurrent held callers (status long-polls of accepted payments on distinct
 /// items), then releases them all by posting their results.
 /// How long the held-callers figure may spend posting results, all of them together.
@@ -701,7 +835,12 @@ fn main() {
         .to_string();
         let vars = gateway_vars(
             &backend.url(),
-            &[("ALLOW_INSECURE_CALLBACKS", "true"), ("TENANTS", &tenants)],
+            // FAULT_INJECTION serves the usage counters the cost section reads.
+            &[
+                ("ALLOW_INSECURE_CALLBACKS", "true"),
+                ("TENANTS", &tenants),
+                ("FAULT_INJECTION", "true"),
+            ],
         );
         let gateway = Gateway::start("bench", vars.clone());
         let mut unindexed_vars = vars;
@@ -754,6 +893,11 @@ fn main() {
             eprintln!("first callback attempt…");
             callback = first_callback(&g, &backend, &receiver, 50).await;
         }
+        let mut cost_units = Value::Null;
+        if wanted("cost") {
+            eprintln!("cost per payment…");
+            cost_units = cost(&g, &backend, &receiver, env_usize("BENCH_COST_PAYMENTS", 50)).await;
+        }
         let mut held = Vec::new();
         let direct = std::env::var("BENCH_HELD_DIRECT").is_ok_and(|v| v == "1");
         if direct {
@@ -790,6 +934,7 @@ fn main() {
             "devtools_relay": devtools,
             "devtools_events_relayed": gateway.devtools_events_relayed(),
             "rejection_cost": rejection,
+            "cost": cost_units,
             "sync_payment_cost": sync,
             "client_token_cost": token,
             "index_cost": index,
@@ -936,6 +1081,7 @@ fn main() {
         "≤ 450 KB",
     );
     println!("{table}");
+    print_cost(&report["cost"]);
 
     let path =
         std::env::var("BENCH_JSON").unwrap_or_else(|_| "target/bench/report.json".to_owned());

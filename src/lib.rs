@@ -35,6 +35,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> js_sy
     let url = req.url();
     let request_id = crate::routes::router::request_id(&req);
     let handler_request_id = request_id.clone();
+    crate::runtime::usage::count(|u| u.worker_requests += 1);
     crate::runtime::panic_guard::guard(&url, &request_id, async move {
         let ctx = Context::new(ctx);
         let resp =
@@ -59,6 +60,7 @@ async fn queue(
     env: Env,
     ctx: Context,
 ) -> worker::Result<()> {
+    crate::runtime::usage::count(|u| u.worker_requests += 1);
     // Never `Err`: every message is acknowledged or retried on its own.
     crate::runtime::callback_consumer::consume(batch, env, &ctx).await;
     Ok(())

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod backend;
 pub mod callback;
 pub mod config;
+pub mod cost;
 pub mod dialect;
 pub mod fnv;
 pub mod http;

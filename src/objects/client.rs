@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 use worker::{Delay, Env, Method, Request, RequestInit};
 
 use crate::runtime::env_config::config;
-use crate::runtime::log;
+use crate::runtime::{log, usage};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::ids::RequestId;
 use edgepay_core::log_line::LogLine;
@@ -138,6 +138,7 @@ async fn send(env: &Env, name: &str, envelope: &Envelope<'_>) -> Result<Answer, 
         .placements
         .hint_for_object(name)
         .map(str::to_owned);
+    usage::count(|u| u.object_requests += 1);
     let attempt = async {
         let namespace = env.durable_object(binding)?;
         let stub = match &hint {

@@ -86,6 +86,7 @@ impl DurableObject for IdempotencyRecord {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        crate::runtime::usage::count(|u| u.object_requests += 1);
         self.state.storage().delete_all().await?;
         self.table.forget();
         Response::ok("")

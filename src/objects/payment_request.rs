@@ -30,6 +30,7 @@ use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::http_io::{json_response, OrInternal};
 use crate::runtime::log;
 use crate::runtime::payments_index;
+use crate::runtime::usage;
 use edgepay_core::backend::breaker::{self, Breaker, Gate};
 use edgepay_core::backend::contract::BackendReply;
 use edgepay_core::callback::delivery::{
@@ -275,6 +276,7 @@ impl RequestObject {
             request_id: record.request_id().to_string(),
             attempt,
         };
+        usage::count(|u| u.queue_sends += 1);
         if let Err(e) = async { self.env.queue(binding)?.send(message).await }.await {
             log::emit(
                 &LogLine::warn("enqueue failed")
@@ -801,6 +803,7 @@ impl DurableObject for PaymentRequest {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
+        usage::count(|u| u.object_requests += 1);
         if let Err(e) = self.this.run_alarm().await {
             // Returning an error makes the runtime retry the alarm, which is what we want.
             return Err(worker::Error::RustError(format!("alarm failed: {e:?}")));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use worker::{js_sys, ScheduledTime, SqlCursor, SqlStorageValue, State};
 
 use crate::runtime::http_io::OrInternal;
-use crate::runtime::log;
+use crate::runtime::{log, usage};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::log_line::LogLine;
 
@@ -28,11 +28,14 @@ pub fn sql(
     query: &str,
     bindings: Vec<SqlStorageValue>,
 ) -> Result<SqlCursor, ApiError> {
-    state
+    let cursor = state
         .storage()
         .sql()
         .exec(query, Some(bindings))
-        .or_internal()
+        .or_internal()?;
+    // A statement without result rows has run to its end by now, so its count is final.
+    usage::count(|u| u.object_rows_written += cursor.rows_written() as u64);
+    Ok(cursor)
 }
 
 /// Sets the object's alarm for an absolute time (worker's `From<i64>` would read an offset).

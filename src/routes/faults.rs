@@ -6,6 +6,7 @@
 //! - `POST /__faults/reset-object/{id}`: that object is reset by the runtime.
 //! - `POST /__faults/index-down` / `index-up`: every payments-index write and search in this
 //!   isolate fails as if D1 were down, until `index-up`.
+//! - `POST /__faults/usage`: the billed units this isolate has counted (`runtime::usage`).
 //! - `POST /__faults/legacy-payment/{id}/{tenant}/{item}`: a Zai payment on `item` as an upgrade
 //!   finds one accepted before lanes: alone in the object named by `id`, in the one-payment
 //!   layout, holding its item in its tenant's lock shard, due for its first submission.
@@ -14,7 +15,7 @@ use worker::{Env, Response};
 
 use crate::objects::client::{call, call_existing, call_payment};
 use crate::runtime::http_io::{json_response, parse_request_id};
-use crate::runtime::payments_index;
+use crate::runtime::{payments_index, usage};
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::objects::commands::{AcquireLock, InjectFault, SeedLegacyPayment};
 use edgepay_core::payment::item_lock;
@@ -62,6 +63,12 @@ pub async fn inject(env: &Env, segments: &[&str]) -> Result<Response, ApiError> 
                 payment,
             };
             call(env, request_id.as_str(), &seed).await?;
+        }
+        ["usage"] => {
+            // Reading the counters is not a payment's request: this one is not counted.
+            usage::count(|u| u.worker_requests = u.worker_requests.saturating_sub(1));
+            let units = serde_json::to_value(usage::snapshot()).map_err(|_| ApiError::Internal)?;
+            return json_response(200, &units);
         }
         ["index-down"] => payments_index::set_fault_down(true),
         ["index-up"] => payments_index::set_fault_down(false),

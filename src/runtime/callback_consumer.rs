@@ -30,7 +30,7 @@ use worker::{Context, Delay, Env, MessageBatch, MessageExt, RawMessage};
 use crate::objects::client::call_payment;
 use crate::runtime::backend_client::{signed_post, Bounds};
 use crate::runtime::env_config::{config, now_ms};
-use crate::runtime::log;
+use crate::runtime::{log, usage};
 use edgepay_core::callback::delivery::{
     classify, describe, describe_answer, AttemptOutcome, CallbackJob, CallbackMessage,
     ANSWER_EXCERPT_CHARS,
@@ -68,11 +68,13 @@ fn parse(message: &RawMessage) -> Option<(CallbackMessage, RequestId)> {
 pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env, ctx: &Context) {
     let dead_letters = batch.queue() == DEAD_LETTER_QUEUE_NAME;
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
+    usage::count(|u| u.queue_deliveries += messages.len() as u64);
     let env = &env;
     join_all(messages.iter().map(|message| async move {
         let Some((parsed, id)) = parse(message) else {
             // An unknown shape can never succeed; keep it out of the retry loop.
             log::emit(&LogLine::error("malformed callback message acknowledged"));
+            usage::count(|u| u.queue_acks += 1);
             message.ack();
             return;
         };
@@ -84,7 +86,10 @@ pub async fn consume(batch: MessageBatch<serde_json::Value>, env: Env, ctx: &Con
             deliver(env, &parsed, &id, ctx).await
         };
         match handled {
-            Ok(()) => message.ack(),
+            Ok(()) => {
+                usage::count(|u| u.queue_acks += 1);
+                message.ack()
+            }
             // The object could not be reached: let the queue retry, then dead-letter it.
             Err(_) => message.retry(),
         }

@@ -1,4 +1,4 @@
-//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, bounded reads of peer bodies, the queue consumer, the payments index in D1, WebCrypto and the panic guard.
+//! Glue to the Workers runtime that is neither a route nor an object: HTTP plumbing, config, logging, outbound fetch, bounded reads of peer bodies, the queue consumer, the payments index in D1, WebCrypto, the panic guard and the usage counters.
 
 pub mod backend_client;
 pub mod bounded_body;
@@ -11,3 +11,4 @@ pub mod payments_index;
 pub mod rate_limits;
 pub mod static_assets;
 pub mod token_crypto;
+pub mod usage;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
+use crate::runtime::usage;
 use edgepay_core::config::GatewayConfig;
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::operators::payments_index::{
@@ -58,6 +59,12 @@ async fn run(db: &D1Database, sql: &str, params: Vec<SqlValue>) -> Result<(), St
         .run()
         .await
         .map_err(|e| e.to_string())?;
+    if let Ok(Some(meta)) = result.meta() {
+        usage::count(|u| {
+            u.index_rows_written += meta.rows_written.unwrap_or(0) as u64;
+            u.index_rows_read += meta.rows_read.unwrap_or(0) as u64;
+        });
+    }
     match result.error() {
         Some(e) => Err(e),
         None => Ok(()),
