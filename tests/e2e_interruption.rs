@@ -9,7 +9,7 @@ mod support;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use support::backend::{deliver_result, item_body, Behavior};
 use support::*;
 use tokio::sync::{Mutex, MutexGuard};
@@ -224,4 +224,51 @@ async fn a_code_reload_ends_held_callers_promptly_and_keeps_the_payment() {
     assert_eq!(status.status, 202, "{}", status.text);
     assert_eq!(status.json["request_id"], request_id.as_str());
     survives(&item, &request_id).await;
+}
+
+/// The usage counters `make bench` prices (`POST /__faults/usage`).
+async fn usage() -> Value {
+    let reply = Call::new("POST", format!("{}/__faults/usage", base()))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json
+}
+
+fn counter(units: &Value, name: &str) -> u64 {
+    units[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {units}"))
+}
+
+#[tokio::test]
+async fn the_usage_counters_count_a_payments_units_and_not_their_own_reads() {
+    let _turn = turn().await;
+    let before = usage().await;
+    // Reading is not counted: nothing else calls the Worker while this test has its turn.
+    assert_eq!(
+        counter(&usage().await, "worker_requests"),
+        counter(&before, "worker_requests")
+    );
+    let item = unique("usage");
+    let paid = make_payment(base(), &item, &json!({"account_id": ACCOUNT, "wait": 10}))
+        .send()
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    // The index row comes from the lane's alarm, after the answer.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let now = usage().await;
+        if counter(&now, "index_rows_written") > counter(&before, "index_rows_written")
+            || Instant::now() > deadline
+        {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let grew = |name: &str| counter(&after, name) - counter(&before, name);
+    assert_eq!(grew("worker_requests"), 1, "{before} → {after}");
+    assert!(grew("object_requests") >= 1, "{before} → {after}");
+    assert!(grew("object_rows_written") >= 1, "{before} → {after}");
+    assert!(grew("index_rows_written") >= 1, "{before} → {after}");
 }
