@@ -8,8 +8,10 @@
 //! Knobs: `BENCH_HELD` (held callers at once, default 3000, a size that passes on the 2-core
 //! machine; a comma list runs a sweep, e.g. `BENCH_HELD=3000,4000,5000` to the break point),
 //! `BENCH_SAMPLES` (default 200), `BENCH_ONLY` (a comma list of sections to run, for quick
-//! comparisons while working: rejection, sync, index, token, wake, callback, cost, held; default
-//! all), `BENCH_COST_PAYMENTS` (payments of each kind the cost section counts, default 50),
+//! comparisons while working: rejection, sync, index, token, wake, callback, cost, load, held; default
+//! all; `load` is the open-loop section), `BENCH_COST_PAYMENTS` (payments of each kind the
+//! cost section counts, default 50), `BENCH_LOAD_RATES` / `BENCH_LOAD_SECS` (the open-loop
+//! rates, default 50,100,200 payments/s, and seconds per rate, default 30),
 //! `BENCH_DEVTOOLS=1` (keep `wrangler dev`'s DevTools relay on, as `make dev` has it; default off),
 //! and for the held sweep `BENCH_HELD_DIRECT`, `BENCH_HELD_CONNECTS_PER_SEC` and
 //! `BENCH_REPOLL_NEW_CONNECTION` (docs/performance.md).
@@ -415,6 +417,98 @@ async fn first_callback(
         }
     }
     Sample::new(samples).json()
+}
+
+/// Open-loop load: requests started at a fixed rate for `secs` seconds whatever the answers
+/// take (a slow answer does not slow the arrivals, as with real callers), against the gateway
+/// (sync payments, instant backend) and then the bare JS floor (`GET /`) at the same rate.
+async fn open_loop(gateway: &str, floor: &str, rates: &[u64], secs: u64) -> Value {
+    let g = client();
+    let mut out = Vec::new();
+    for &rate in rates {
+        let mut row = json!({"rate_per_sec": rate, "secs": secs});
+        for target in ["gateway", "floor"] {
+            let total = rate * secs;
+            let started = Instant::now();
+            let mut tasks = Vec::with_capacity(total as usize);
+            for i in 0..total {
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let req = if target == "gateway" {
+                    g.patch(format!(
+                        "{gateway}/items/{}/make_payment",
+                        unique("bench-load")
+                    ))
+                    .header("authorization", auth())
+                    .header("content-type", "application/json")
+                    .body(json!({"account_id": ACCOUNT, "wait": 10}).to_string())
+                } else {
+                    g.get(floor)
+                };
+                tasks.push(tokio::spawn(async move {
+                    let sent = Instant::now();
+                    let outcome = req.send().await;
+                    let status = match outcome {
+                        Ok(resp) => {
+                            let status = resp.status().as_u16();
+                            let _ = resp.bytes().await;
+                            Some(status)
+                        }
+                        Err(_) => None,
+                    };
+                    (status, ms(sent.elapsed()))
+                }));
+            }
+            let (mut times, mut ok, mut other, mut errors) = (Vec::new(), 0u64, 0u64, 0u64);
+            for task in tasks {
+                match task.await {
+                    Ok((Some(200), t)) => {
+                        ok += 1;
+                        times.push(t);
+                    }
+                    Ok((Some(_), t)) => {
+                        other += 1;
+                        times.push(t);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            let sample = Sample::new(times);
+            row[target] = json!({
+                "sent": total, "ok_200": ok, "other_status": other, "errors": errors,
+                "p50_ms": sample.p50(), "p99_ms": sample.p99(),
+                "achieved_per_sec": total as f64 / started.elapsed().as_secs_f64(),
+            });
+        }
+        out.push(row);
+    }
+    Value::Array(out)
+}
+
+/// The open-loop table: per rate, the gateway's sync payments beside the floor.
+fn print_load(load: &Value) {
+    let Some(rows) = load.as_array() else {
+        return;
+    };
+    println!("\nopen-loop load (sync payments vs the bare JS floor at the same rate):");
+    println!("| rate /s | gateway p50 / p99 ms | 200 / other / errors (sent) | floor p50 / p99 ms | floor errors |");
+    println!("| ---: | --- | --- | --- | ---: |");
+    for r in rows {
+        let (gw, fl) = (&r["gateway"], &r["floor"]);
+        println!(
+            "| {} | {} / {} | {} / {} / {} ({}) | {} / {} | {} |",
+            r["rate_per_sec"],
+            f(&gw["p50_ms"]),
+            f(&gw["p99_ms"]),
+            gw["ok_200"],
+            gw["other_status"],
+            gw["errors"],
+            gw["sent"],
+            f(&fl["p50_ms"]),
+            f(&fl["p99_ms"]),
+            fl["errors"]
+        );
+    }
 }
 
 /// The cost table: units per payment and dollars per million payments at list prices, one
@@ -898,6 +992,18 @@ fn main() {
             eprintln!("cost per payment…");
             cost_units = cost(&g, &backend, &receiver, env_usize("BENCH_COST_PAYMENTS", 50)).await;
         }
+        let mut load = Value::Null;
+        if wanted("load") {
+            let rates: Vec<u64> = std::env::var("BENCH_LOAD_RATES")
+                .unwrap_or_else(|_| "50,100,200".to_owned())
+                .split(',')
+                .filter_map(|r| r.trim().parse().ok())
+                .filter(|&r| r > 0)
+                .collect();
+            let secs = env_usize("BENCH_LOAD_SECS", 30) as u64;
+            eprintln!("open-loop load at {rates:?} payments/s for {secs} s each…");
+            load = open_loop(&g, &js_url, &rates, secs).await;
+        }
         let mut held = Vec::new();
         let direct = std::env::var("BENCH_HELD_DIRECT").is_ok_and(|v| v == "1");
         if direct {
@@ -935,6 +1041,7 @@ fn main() {
             "devtools_events_relayed": gateway.devtools_events_relayed(),
             "rejection_cost": rejection,
             "cost": cost_units,
+            "open_loop": load,
             "sync_payment_cost": sync,
             "client_token_cost": token,
             "index_cost": index,
@@ -1082,6 +1189,7 @@ fn main() {
     );
     println!("{table}");
     print_cost(&report["cost"]);
+    print_load(&report["open_loop"]);
 
     let path =
         std::env::var("BENCH_JSON").unwrap_or_else(|_| "target/bench/report.json".to_owned());
