@@ -211,29 +211,63 @@ async fn rejection_cost(gateway: &str, floors: &Baselines<'_>, n: usize) -> Valu
     out
 }
 
-/// A full `200` payment (instant backend) against both floors, interleaved.
-async fn sync_payment_cost(gateway: &str, floors: &Baselines<'_>, n: usize) -> Value {
+/// A full `200` payment (instant backend) against both floors and the physical floor
+/// (`bench/physical-floor/`: the same request, doing only the contract's durable steps) and
+/// its parts (the backend hop alone, an object call that writes nothing, one commit), all
+/// interleaved.
+async fn sync_payment_cost(
+    gateway: &str,
+    floors: &Baselines<'_>,
+    physical: &str,
+    n: usize,
+) -> Value {
     let g = client();
-    let pay = |item: String| {
-        g.patch(format!("{gateway}/items/{item}/make_payment"))
+    let pay_at = |base: &str, item: String| {
+        g.patch(format!("{base}/items/{item}/make_payment"))
             .header("authorization", auth())
             .header("content-type", "application/json")
             .body(json!({"account_id": ACCOUNT, "wait": 10}).to_string())
     };
+    let pay = |item: String| pay_at(gateway, item);
+    let part = |step: &str| g.get(format!("{physical}/parts/{step}?n={}", unique("p")));
     let mut f = Floors::new();
     for _ in 0..20 {
         f.sample(floors, false).await;
         timed(pay(unique("bench-warm"))).await;
+        timed(pay_at(physical, unique("bench-warm"))).await;
     }
-    let mut paid = Vec::new();
+    let (mut paid, mut floor_paid) = (Vec::new(), Vec::new());
+    let (mut hop, mut call, mut commit) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
         f.sample(floors, true).await;
         let (status, t) = timed(pay(unique("bench-sync"))).await;
         assert_eq!(status, 200);
         paid.push(t);
+        let (status, t) = timed(pay_at(physical, unique("bench-sync"))).await;
+        assert_eq!(status, 200, "the physical floor's payment");
+        floor_paid.push(t);
+        for (step, times) in [
+            ("hop", &mut hop),
+            ("call", &mut call),
+            ("commit", &mut commit),
+        ] {
+            let (status, t) = timed(part(step)).await;
+            assert_eq!(status, 200, "the physical floor's {step}");
+            times.push(t);
+        }
     }
     let paid = Sample::new(paid);
-    f.report(&[("payment", &paid)])
+    let floor_paid = Sample::new(floor_paid);
+    let mut out = f.report(&[("payment", &paid)]);
+    out["physical_floor"] = floor_paid.json();
+    out["ratio_payment_p50_vs_physical"] = json!(paid.p50() / floor_paid.p50());
+    out["ratio_payment_p99_vs_physical"] = json!(paid.p99() / floor_paid.p99());
+    out["physical_parts"] = json!({
+        "backend_hop": Sample::new(hop).json(),
+        "object_call_no_write": Sample::new(call).json(),
+        "object_call_one_commit": Sample::new(commit).json(),
+    });
+    out
 }
 
 /// The payments index on the hot path: the same sync payment (instant backend) on a gateway
@@ -947,6 +981,11 @@ fn main() {
             "bench/baseline-rust/wrangler.toml",
             vec![],
         );
+        let physical = Gateway::start_with_config(
+            "bench-physical-floor",
+            "bench/physical-floor/wrangler.toml",
+            vec![("BACKEND_URL".to_owned(), backend.url())],
+        );
         let (js_url, rust_url) = (
             format!("{}/", baseline.base),
             format!("{}/", baseline_rust.base),
@@ -964,7 +1003,7 @@ fn main() {
         let mut sync = Value::Null;
         if wanted("sync") {
             eprintln!("sync payment cost…");
-            sync = sync_payment_cost(&g, &floors, samples).await;
+            sync = sync_payment_cost(&g, &floors, &physical.base, samples).await;
         }
         let mut index = Value::Null;
         if let Some(unindexed) = unindexed {
@@ -1130,6 +1169,22 @@ fn main() {
             f(&s["payment"]["p99_ms"])
         ),
         "p50 ≤ 3×, p99 ≤ 5×",
+    );
+    let parts = &s["physical_parts"];
+    row(
+        &mut table,
+        "sync payment vs the physical floor (the same request; commit, backend POST, commit, answer)",
+        format!(
+            "p50 {}× ({} ms vs {} ms), p99 {}×; the floor's parts, p50: backend hop {} ms, object call without a write {} ms, object call with one commit {} ms",
+            f(&s["ratio_payment_p50_vs_physical"]),
+            f(&s["payment"]["p50_ms"]),
+            f(&s["physical_floor"]["p50_ms"]),
+            f(&s["ratio_payment_p99_vs_physical"]),
+            f(&parts["backend_hop"]["p50_ms"]),
+            f(&parts["object_call_no_write"]["p50_ms"]),
+            f(&parts["object_call_one_commit"]["p50_ms"]),
+        ),
+        "p50 ≤ 1.25×",
     );
     let i = &report["index_cost"];
     row(
