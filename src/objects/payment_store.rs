@@ -259,9 +259,15 @@ impl PaymentStore {
                 self.ensure_lane_tables(state)?;
                 let body = serde_json::to_string(record).map_err(|_| ApiError::Internal)?;
                 let open = i64::from(!record.state().is_terminal());
+                // An upsert, not `INSERT OR REPLACE`: a replace deletes the row and its index
+                // entry and writes both again, each billed as a row written; an update writes
+                // the row, and the index only when `open` changes. (A payment's lock never
+                // changes; a replace would also silently drop another open payment holding the
+                // same lock, where this fails loudly.)
                 sql(
                     state,
-                    "INSERT OR REPLACE INTO payments (request_id, lock, open, body) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO payments (request_id, lock, open, body) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (request_id) DO UPDATE SET open = excluded.open, body = excluded.body",
                     vec![
                         record.request_id().as_str().into(),
                         record.lock_name().into(),
