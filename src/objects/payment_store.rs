@@ -510,7 +510,9 @@ impl PaymentStore {
                 self.ensure_lane_tables(state)?;
                 sql(
                     state,
-                    "INSERT OR REPLACE INTO due (request_id, at_ms) VALUES (?, ?)",
+                    // An upsert, as `save`: fewer rows written than a replace.
+                    "INSERT INTO due (request_id, at_ms) VALUES (?, ?) \
+                     ON CONFLICT (request_id) DO UPDATE SET at_ms = excluded.at_ms",
                     vec![id.as_str().into(), (at_ms as i64).into()],
                 )?;
                 self.arm(state).await
