@@ -27,7 +27,7 @@ use edgepay_core::cost::{per_million_payments, Units, LIST_PRICES};
 use serde_json::{json, Value};
 use support::backend::{deliver_result, deliver_until_answered, item_body, Behavior, TestBackend};
 use support::gateway::Gateway;
-use support::receiver::{Receiver, Script};
+use support::receiver::{Received, Receiver, Script};
 use support::*;
 use tokio::sync::Semaphore;
 
@@ -413,6 +413,41 @@ async fn wake_up(gateway: &str, backend: &Arc<TestBackend>, n: usize) -> Value {
     })
 }
 
+/// One async payment whose callback goes to `path` on the receiver: accepted (`202`), its
+/// result posted once the backend has the dispatch, then its callback awaited. Returns when
+/// the result was posted and what the receiver got at `path`.
+async fn pay_with_callback(
+    gateway: &str,
+    backend: &Arc<TestBackend>,
+    receiver: &Arc<Receiver>,
+    path: &str,
+) -> (Instant, Vec<Received>) {
+    let item = unique("bench-cb");
+    receiver.script(path, Script::Always(200));
+    backend.script(&item, Behavior::Acknowledge);
+    let accepted = make_payment(
+        gateway,
+        &item,
+        &json!({"account_id": ACCOUNT, "callback": receiver.url(path)}),
+    )
+    .send()
+    .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let id = accepted.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    backend
+        .await_dispatches(&item, 1, Duration::from_secs(20))
+        .await;
+    let sent = Instant::now();
+    deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
+    let got = receiver
+        .await_requests(path, 1, Duration::from_secs(20))
+        .await;
+    (sent, got)
+}
+
 /// From posting the result to the first callback attempt arriving at the receiver.
 async fn first_callback(
     gateway: &str,
@@ -422,30 +457,8 @@ async fn first_callback(
 ) -> Value {
     let mut samples = Vec::new();
     for i in 0..n {
-        let item = unique("bench-cb");
-        let path = format!("/bench-cb/{i}");
-        receiver.script(&path, Script::Always(200));
-        backend.script(&item, Behavior::Acknowledge);
-        let accepted = make_payment(
-            gateway,
-            &item,
-            &json!({"account_id": ACCOUNT, "callback": receiver.url(&path)}),
-        )
-        .send()
-        .await;
-        assert_eq!(accepted.status, 202, "{}", accepted.text);
-        let id = accepted.json["request_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        backend
-            .await_dispatches(&item, 1, Duration::from_secs(20))
-            .await;
-        let sent = Instant::now();
-        deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
-        let got = receiver
-            .await_requests(&path, 1, Duration::from_secs(20))
-            .await;
+        let (sent, got) =
+            pay_with_callback(gateway, backend, receiver, &format!("/bench-cb/{i}")).await;
         if let Some(first) = got.first() {
             samples.push(ms(first.at.saturating_duration_since(sent)));
         }
@@ -627,9 +640,9 @@ async fn cost(
     for kind in ["sync", "keyed", "async_callback"] {
         let before = settled_usage(gateway).await;
         for i in 0..n {
-            let item = unique("bench-cost");
             match kind {
                 "sync" | "keyed" => {
+                    let item = unique("bench-cost");
                     let mut call =
                         make_payment(gateway, &item, &json!({"account_id": ACCOUNT, "wait": 10}));
                     if kind == "keyed" {
@@ -640,29 +653,8 @@ async fn cost(
                 }
                 _ => {
                     let path = format!("/bench-cost/{i}-{}", unique("cb"));
-                    receiver.script(&path, Script::Always(200));
-                    backend.script(&item, Behavior::Acknowledge);
-                    let accepted = make_payment(
-                        gateway,
-                        &item,
-                        &json!({"account_id": ACCOUNT, "callback": receiver.url(&path)}),
-                    )
-                    .header("prefer", "respond-async")
-                    .send()
-                    .await;
-                    assert_eq!(accepted.status, 202, "{}", accepted.text);
-                    let id = accepted.json["request_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    backend
-                        .await_dispatches(&item, 1, Duration::from_secs(20))
-                        .await;
-                    deliver_result(gateway, &id, 200, &item_body(&item, "completed", 22500)).await;
-                    let got = receiver
-                        .await_requests(&path, 1, Duration::from_secs(20))
-                        .await;
-                    assert_eq!(got.len(), 1, "the callback of {id}");
+                    let (_, got) = pay_with_callback(gateway, backend, receiver, &path).await;
+                    assert_eq!(got.len(), 1, "the callback at {path}");
                 }
             }
         }

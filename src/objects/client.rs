@@ -133,15 +133,12 @@ async fn send(env: &Env, name: &str, envelope: &Envelope<'_>) -> Result<Answer, 
         hold_ms,
         payment,
     } = envelope;
-    let hint = config(env)?
-        .tenants
-        .placements
-        .hint_for_object(name)
-        .map(str::to_owned);
+    let cfg = config(env)?;
+    let hint = cfg.tenants.placements.hint_for_object(name);
     usage::count(|u| u.object_requests += 1);
     let attempt = async {
         let namespace = env.durable_object(binding)?;
-        let stub = match &hint {
+        let stub = match hint {
             Some(hint) => namespace.get_by_name_with_location_hint(name, hint)?,
             None => namespace.get_by_name(name)?,
         };
