@@ -519,6 +519,121 @@ async fn a_client_that_opts_in_also_gets_zais_webhooks_signature() {
     assert_eq!(plain.header("webhooks-signature"), None);
 }
 
+/// The rules every Zai example response follows (CLIENTS: Zai's "Asynchronous API" collection):
+/// a pending answer's fields and their JSON types, `message` paired with `submission_count`
+/// ("request awaiting submission" only with 0), and a delivery-log line whose `detail` is the
+/// receiver's own answer body as a string.
+#[tokio::test]
+async fn answers_follow_zais_example_shapes_field_by_field() {
+    fn kinds(v: &Value) -> Vec<(String, &'static str)> {
+        let kind = |v: &Value| match v {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Object(_) => "object",
+            Value::Array(_) => "array",
+            Value::Bool(_) => "bool",
+            Value::Null => "null",
+        };
+        v.as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), kind(v))).collect())
+            .unwrap_or_default()
+    }
+    fn pair_rule_holds(v: &Value) -> bool {
+        match (v["message"].as_str(), v["submission_count"].as_u64()) {
+            (Some("request awaiting submission"), Some(0)) => true,
+            (Some("request awaiting response"), Some(n)) => n >= 1,
+            _ => false,
+        }
+    }
+    // Zai's pending example, its links with a callback given.
+    let example_202 = json!({"last_updated": "2024-01-01T00:00:00.000Z", "submission_count": 0,
+        "message": "request awaiting submission",
+        "links": {"status": "https://x/request/0123456789abcdef0123456789abcdef/status",
+                  "callbacks": "https://x/request/0123456789abcdef0123456789abcdef/callbacks"}});
+    let example_log_line = json!({"executed_utc": "2024-01-01T00:00:00.000Z",
+        "http_response": 200, "detail": "{\"message\": \"hey thanks for the callback\"}"});
+    let receivers_answer = r#"{"message": "hey thanks for the callback"}"#;
+
+    let item = unique("cb-zai-shape");
+    let path = format!("/zai-shape/{item}");
+    harness().receiver.script(
+        &path,
+        Script::WithBody {
+            status: 200,
+            body: receivers_answer.as_bytes().to_vec(),
+        },
+    );
+    harness().backend.script(&item, Behavior::Acknowledge);
+    let callback = harness().receiver.url("/zai-shape/{item}");
+    let fresh = make_payment(
+        base(),
+        &item,
+        &json!({"account_id": ACCOUNT, "wait": 0, "callback": callback}),
+    )
+    .send()
+    .await;
+    assert_eq!(fresh.status, 202, "{}", fresh.text);
+    let link = fresh.json["links"]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let request_id = fresh.json["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    harness().backend.await_dispatches(&item, 1, DEADLINE).await;
+    let submitted = eventually("the acknowledgement stored", DEADLINE, || async {
+        let reply = Call::new("GET", &link).send().await;
+        (reply.status == 202 && reply.json["state"] == "submitted").then_some(reply)
+    })
+    .await;
+    for pending in [&fresh.json, &submitted.json] {
+        let ours = kinds(pending);
+        for field in kinds(&example_202) {
+            assert!(
+                ours.contains(&field),
+                "{field:?} as in Zai's example: {pending}"
+            );
+        }
+        assert_eq!(
+            kinds(&pending["links"]),
+            kinds(&example_202["links"]),
+            "{pending}"
+        );
+        assert!(
+            pair_rule_holds(pending),
+            "message and submission_count: {pending}"
+        );
+        let status = pending["links"]["status"].as_str().unwrap_or_default();
+        assert!(
+            status.ends_with(&format!("/request/{request_id}/status")) && request_id.len() == 32,
+            "{status}"
+        );
+    }
+    assert_eq!(submitted.json["message"], "request awaiting response");
+    assert_eq!(submitted.json["submission_count"], 1);
+
+    let body = item_body(&item, "completed", 22500);
+    assert_eq!(
+        deliver_result(base(), &request_id, 200, &body).await.status,
+        200
+    );
+    let entries = await_log(&request_id, 1).await;
+    let line = &entries[0];
+    for field in kinds(&example_log_line) {
+        assert!(
+            kinds(line).contains(&field),
+            "{field:?} as in Zai's example: {line}"
+        );
+    }
+    assert_eq!(line["http_response"], 200);
+    assert_eq!(
+        line["detail"], receivers_answer,
+        "the receiver's own answer: {line}"
+    );
+    assert_eq!(line["outcome"], "delivered (HTTP 200)");
+}
+
 /// A receiver that answers 200 with a body that is not UTF-8 got the callback: the status
 /// decides, never the body's encoding.
 #[tokio::test]
@@ -540,13 +655,7 @@ async fn a_200_with_a_body_that_is_not_utf8_is_delivered_on_attempt_one() {
         (json!(1), json!(200)),
         "delivered on attempt 1: {entries:?}"
     );
-    assert!(
-        entries[0]["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("delivered"),
-        "{entries:?}"
-    );
+    assert_eq!(entries[0]["outcome"], "delivered (HTTP 200)", "{entries:?}");
     // Longer than the whole schedule (0, 200, 200 ms): a failure would have been retried.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(harness().receiver.received_at(&path).len(), 1);
@@ -610,8 +719,8 @@ async fn a_failing_receivers_body_is_logged_sanitised_and_bounded() {
     let entries = await_log(&request_id_of(&reply), 1).await;
     let detail = entries[0]["detail"].as_str().unwrap_or_default();
     assert_eq!(entries[0]["http_response"], 500);
-    assert!(detail.starts_with("HTTP 500"), "{detail}");
-    assert!(detail.contains("oops"), "the body is quoted: {detail}");
+    assert_eq!(entries[0]["outcome"], "HTTP 500", "{entries:?}");
+    assert!(detail.starts_with("oops"), "the body is quoted: {detail}");
     assert!(
         !detail.chars().any(char::is_control),
         "no control characters: {detail:?}"

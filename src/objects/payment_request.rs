@@ -34,7 +34,7 @@ use crate::runtime::usage;
 use edgepay_core::backend::breaker::{self, Breaker, Gate};
 use edgepay_core::backend::contract::BackendReply;
 use edgepay_core::callback::delivery::{
-    AttemptLogEntry, CallbackJob, CallbackMessage, Recorded, ReplayRefused,
+    self, AttemptLogEntry, CallbackJob, CallbackMessage, Recorded, ReplayRefused,
 };
 use edgepay_core::callback::delivery_log::{self, PageQuery, PAGE_DEFAULT, PAGE_MAX};
 use edgepay_core::http::api_error::ApiError;
@@ -377,9 +377,11 @@ impl RequestObject {
             .attempts(&self.state, id, page.after.unwrap_or(0), page.limit + 1)?
             .into_iter()
             .map(|r| {
+                let status = r.http_response.map(|s| s as u16);
                 let entry = AttemptLogEntry {
                     executed_utc: rfc3339_millis(r.executed_ms as u64),
-                    http_response: r.http_response.map(|s| s as u16),
+                    http_response: status,
+                    outcome: delivery::outcome(status, &r.detail),
                     detail: r.detail,
                     attempt: r.attempt as u32,
                     dropped: None,

@@ -32,8 +32,7 @@ use crate::runtime::backend_client::{signed_post, Bounds};
 use crate::runtime::env_config::{config, now_ms};
 use crate::runtime::{log, usage};
 use edgepay_core::callback::delivery::{
-    classify, describe, describe_answer, AttemptOutcome, CallbackJob, CallbackMessage,
-    ANSWER_EXCERPT_CHARS,
+    classify, describe, AttemptOutcome, CallbackJob, CallbackMessage, ANSWER_EXCERPT_CHARS,
 };
 use edgepay_core::callback::slow_receivers::{receiver_key, Lane, SlowReceivers};
 use edgepay_core::callback::template::{CallbackTemplate, CallbackVars};
@@ -273,10 +272,11 @@ impl Post {
         )
         .await
         {
-            // The status decides; the body, however it came, is only quoted.
+            // The status decides; the body, however it came, is only quoted: it is the log
+            // line's `detail`, as in Zai's log (edgepay's words are its `outcome`).
             Ok(reply) => (
                 Some(reply.status),
-                describe_answer(reply.status, &answer_excerpt(&reply.body)),
+                answer_excerpt(&reply.body),
                 classify(Some(reply.status), reply.retry_after.as_deref()),
             ),
             Err(why) => (None, describe(None, Some(&why)), classify(None, None)),

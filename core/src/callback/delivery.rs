@@ -110,15 +110,13 @@ pub fn classify(status: Option<u16>, retry_after: Option<&str>) -> AttemptOutcom
 /// How many characters of a receiver's answer body the delivery log quotes.
 pub const ANSWER_EXCERPT_CHARS: usize = 200;
 
-/// [`describe`], quoting the receiver's answer body (already sanitised, see
-/// `http::body_prefix::sanitised_text`) when it refused the delivery: what a receiver said is
-/// the quickest way to learn why. A delivered attempt's description stays as it was.
-pub fn describe_answer(status: u16, excerpt: &str) -> String {
-    let described = describe(Some(status), None);
-    if (200..=299).contains(&status) || excerpt.is_empty() {
-        return described;
+/// A log line's `outcome`: edgepay's own words for an attempt (its `detail` is the receiver's
+/// answer when there was one, as Zai's log has it, or else already edgepay's words).
+pub fn outcome(http_response: Option<u16>, detail: &str) -> String {
+    match http_response {
+        Some(status) => describe(Some(status), None),
+        None => detail.to_owned(),
     }
-    format!("{described}; the receiver answered: {excerpt}")
 }
 
 /// A short, log-safe description of an answer.
@@ -430,7 +428,12 @@ pub struct AttemptLogEntry {
     pub executed_utc: String,
     /// The receiver's HTTP status, or `null` when there was no answer.
     pub http_response: Option<u16>,
+    /// The receiver's answer body (bounded, sanitised; empty if it sent none), or edgepay's
+    /// words when there was no answer (a timeout, a refused connection, the exhaustion line).
     pub detail: String,
+    /// edgepay's own words for the attempt: `delivered (HTTP 200)`, `HTTP 500`, a timeout…
+    #[serde(default)]
+    pub outcome: String,
     pub attempt: u32,
     /// Only on the line that stands for entries the log no longer keeps
     /// (`callback::delivery_log`): how many.
@@ -770,13 +773,13 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_answer_is_quoted_and_a_delivery_is_not() {
+    fn an_answered_attempts_outcome_comes_from_its_status_and_an_unanswered_ones_from_its_detail() {
+        assert_eq!(outcome(Some(200), "{\"ok\":true}"), "delivered (HTTP 200)");
+        assert_eq!(outcome(Some(500), "database is down"), "HTTP 500");
+        assert!(outcome(Some(410), "bye").starts_with("receiver answered 410 Gone"));
         assert_eq!(
-            describe_answer(500, "database is down"),
-            "HTTP 500; the receiver answered: database is down"
+            outcome(None, "timed out after 15000 ms"),
+            "timed out after 15000 ms"
         );
-        assert_eq!(describe_answer(500, ""), "HTTP 500");
-        assert_eq!(describe_answer(200, "thanks"), "delivered (HTTP 200)");
-        assert!(describe_answer(410, "bye").starts_with("receiver answered 410 Gone"));
     }
 }

@@ -57,13 +57,15 @@ impl LogGap {
 
     /// The log's line for the dropped entries.
     pub fn entry(&self) -> AttemptLogEntry {
+        let words = format!(
+            "{} older entries dropped: the log keeps the first entry and the newest {LOG_KEEP_NEWEST}",
+            self.dropped
+        );
         AttemptLogEntry {
             executed_utc: rfc3339_millis(self.executed_ms),
             http_response: None,
-            detail: format!(
-                "{} older entries dropped: the log keeps the first entry and the newest {LOG_KEEP_NEWEST}",
-                self.dropped
-            ),
+            outcome: words.clone(),
+            detail: words,
             attempt: self.attempt,
             dropped: Some(self.dropped),
         }
@@ -187,6 +189,7 @@ mod tests {
             executed_utc: rfc3339_millis(u64::from(attempt) * 1_000),
             http_response: Some(500),
             detail: "HTTP 500".into(),
+            outcome: "HTTP 500".into(),
             attempt,
             dropped: None,
         }

@@ -587,9 +587,16 @@ impl RequestView {
 
     pub fn message(&self) -> String {
         match self.state {
-            // Zai's own texts, which its clients compare.
-            RequestState::Accepted => "request awaiting submission".to_owned(),
-            RequestState::Submitted => "request awaiting response".to_owned(),
+            // Zai's own texts, which its clients compare, paired with `submission_count` as in
+            // Zai's examples: "awaiting submission" only while nothing was submitted, and
+            // "awaiting response" once a submission was sent (in flight, acknowledged, or
+            // failed and waiting for its retry).
+            RequestState::Accepted if self.submission_count == 0 => {
+                "request awaiting submission".to_owned()
+            }
+            RequestState::Accepted | RequestState::Submitted => {
+                "request awaiting response".to_owned()
+            }
             RequestState::Completed => "The payment backend has answered.".to_owned(),
             RequestState::Failed => format!(
                 "The payment did not complete: {}.",
@@ -952,6 +959,18 @@ mod tests {
         assert_eq!(
             submitted.view().status_object(&links)["message"],
             "request awaiting response"
+        );
+        let mut in_flight = r.clone();
+        in_flight.begin_submission(2_000, &policy());
+        let v = in_flight.view().status_object(&links);
+        assert_eq!(
+            (
+                v["state"].as_str(),
+                v["submission_count"].as_u64(),
+                v["message"].as_str()
+            ),
+            (Some("accepted"), Some(1), Some("request awaiting response")),
+            "a submission in flight is awaiting its response, as in Zai's examples"
         );
         let no_cb = Links::new("https://pay.example.com", "r1", false);
         assert!(r.view().status_object(&no_cb)["links"]
