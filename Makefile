@@ -111,14 +111,17 @@ node_modules/.package-lock.json: package.json package-lock.json | $(NODE_SETUP)
 	@touch $@
 
 ## What only the tests need: Debian's Chromium (the browser tests), openssl (an RS256 issuer key
-## for the client-token tests) and schemathesis.
+## for the client-token tests), a JDK (javac compiles the /types/java reference), schemathesis
+## and the PyPI ServiceStack client.
 test-tools: .venv/.installed
-	@[ -x $(CHROMIUM) ] && command -v openssl >/dev/null || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium openssl; }
+	@[ -x $(CHROMIUM) ] && command -v openssl >/dev/null && command -v javac >/dev/null || { $(AS_ROOT) apt-get update && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium openssl openjdk-17-jdk-headless; }
 
-# schemathesis (PyPI) for tests/e2e_openapi.rs, in a project-local virtual environment.
-.venv/.installed: tests/openapi-requirements.txt
+# schemathesis (PyPI) for tests/e2e_openapi.rs and the PyPI servicestack client for
+# tests/e2e_native_types.rs, in a project-local virtual environment.
+.venv/.installed: tests/openapi-requirements.txt tests/python-client-requirements.txt
 	@[ -x .venv/bin/python ] || python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/openapi-requirements.txt
+	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/openapi-requirements.txt \
+		-r tests/python-client-requirements.txt
 	@touch $@
 
 ## The Worker bundle in build/; wrangler's [build] command calls this.

@@ -14,7 +14,7 @@ use crate::runtime::http_io::{json_response, origin, problem_response, raw_respo
 use crate::runtime::log;
 use crate::runtime::static_assets;
 use edgepay_core::dialect::servicestack::{
-    operation as servicestack_operation, types as servicestack_types,
+    native_types, operation as servicestack_operation, types as servicestack_types,
 };
 use edgepay_core::http::api_error::ApiError;
 use edgepay_core::http::cors;
@@ -151,26 +151,35 @@ fn add_cors_headers(
 }
 
 /// "Add ServiceStack Reference": the operation's DTOs for the official tooling
-/// (`npx @servicestack/cli typescript-ref <base url>` and friends). Query options are ignored.
-fn servicestack_reference(url: &worker::Url, language: &str) -> Result<Response, ApiError> {
+/// (`npx @servicestack/cli swift-ref <base url>` and friends), each language rendered from its
+/// template in the static assets with the DTO options the tooling sends back
+/// (`servicestack::native_types`); `metadata` is ServiceStack's JSON description, made the same
+/// way.
+async fn servicestack_reference(
+    env: &Env,
+    url: &worker::Url,
+    language: &str,
+) -> Result<Response, ApiError> {
     let base = origin(url);
-    let now_ms = Date::now().as_millis();
-    match language {
-        "typescript" => raw_response(
-            200,
-            "text/plain; charset=utf-8",
-            servicestack_types::typescript(&base, now_ms).into_bytes(),
-        ),
-        "csharp" => raw_response(
-            200,
-            "text/plain; charset=utf-8",
-            servicestack_types::csharp(&base, now_ms).into_bytes(),
-        ),
-        "metadata" => json_response(200, &servicestack_types::metadata(&base)),
-        _ => Err(ApiError::NotFound {
-            detail: "DTOs are served as /types/typescript, /types/csharp and /types/metadata",
-        }),
+    if !native_types::TEMPLATE_LANGUAGES.contains(&language) {
+        return Err(ApiError::NotFound {
+            detail: "DTOs are served as /types/{typescript,csharp,swift,kotlin,java,dart,python,metadata}",
+        });
     }
+    let template = static_assets::read(env, &format!("types/{language}.txt")).await?;
+    let template = String::from_utf8(template).map_err(|_| ApiError::Internal)?;
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let date = servicestack_types::header_date(Date::now().as_millis());
+    let file = native_types::render(&template, &base, &date, &query)?;
+    let content_type = if language == "metadata" {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    raw_response(200, content_type, file.into_bytes())
 }
 
 async fn route(
@@ -211,7 +220,7 @@ async fn route(
         ["types", language] => {
             facts.route("/types/{language}", Surface::Meta);
             only(&method, &[Method::Get], "GET")?;
-            servicestack_reference(&url, language)
+            servicestack_reference(env, &url, language).await
         }
         ["items", item, "make_payment"] => {
             facts.route("/items/{item}/make_payment", Surface::Zai);

@@ -1,4 +1,4 @@
-//! "Add ServiceStack Reference": the DTOs of the one operation, rendered as `/types/typescript`, `/types/csharp` and `/types/metadata`.
+//! "Add ServiceStack Reference": the DTOs of the one operation, described once, rendered as the templates of `/types/typescript` and `/types/csharp` (the mobile languages are in `mobile_types`) and as `/types/metadata`.
 //!
 //! The DTOs are described once, as data ([`TYPES`]), and each language is a
 //! renderer over that description, in the shape ServiceStack's NativeTypes
@@ -8,13 +8,13 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::dialect::servicestack::mobile_types;
 use crate::dialect::servicestack::operation::OPERATION;
 
 /// The .NET namespace the DTOs live in.
 pub const NAMESPACE: &str = "Edgepay.ServiceModel";
 /// The ServiceStack release whose NativeTypes output these renderers follow.
 const SERVICESTACK_VERSION: &str = "8.40";
-const TIP: &str = "Tip: To override a DTO option, remove \"//\" prefix before updating";
 
 /// A property's type, as the three renderers need to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,19 +183,62 @@ pub fn camel(name: &str) -> String {
     })
 }
 
-fn header(base_url: &str, date: &str, options: &[(&str, &str)]) -> String {
+/// The `/* Options: … */` header of a template (`native_types`): the date and base URL are
+/// filled in when served, and each option can be overridden by the client.
+fn header(options: &[(&str, &str)]) -> String {
+    header_in("/* Options:", "*/", "//", "", options)
+}
+
+/// [`header`] with a language's own comment delimiters, option prefix, and lines before
+/// `Version:` (Swift's `SwiftVersion:`).
+pub(crate) fn header_in(
+    open: &str,
+    close: &str,
+    prefix: &str,
+    before_version: &str,
+    options: &[(&str, &str)],
+) -> String {
     let mut out = format!(
-        "/* Options:\nDate: {date}\nVersion: {SERVICESTACK_VERSION}\n{TIP}\nBaseUrl: {base_url}\n\n"
+        "{open}\nDate: {{{{Date}}}}\n{before_version}Version: {SERVICESTACK_VERSION}\n\
+         Tip: To override a DTO option, remove \"{prefix}\" prefix before updating\n\
+         BaseUrl: {{{{BaseUrl}}}}\n\n"
     );
     for (name, value) in options {
-        out.push_str(&format!("//{name}: {value}\n"));
+        out.push_str(&format!("@@option {prefix}{name}: {value}\n"));
     }
-    out.push_str("*/\n\n");
+    out.push_str(close);
+    out.push_str("\n\n");
     out
 }
 
+/// The types `t` uses directly: its base, its response and its properties' types.
+pub(crate) fn uses(t: &TypeDef) -> Vec<&'static str> {
+    let Kind::Class {
+        inherits,
+        returns,
+        props,
+    } = &t.kind
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<&'static str> = inherits.iter().chain(returns.iter()).copied().collect();
+    for p in *props {
+        if let Ty::ListOf(n) | Ty::Enum(n) | Ty::Class(n) = p.ty {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// A type block's first line (`native_types`).
+pub(crate) fn type_open(t: &TypeDef) -> String {
+    format!("@@type {} {}\n", t.name, uses(t).join(","))
+}
+
 /// `yyyy-MM-dd HH:mm:ss`, as NativeTypes dates its header.
-fn header_date(now_ms: u64) -> String {
+pub fn header_date(now_ms: u64) -> String {
     let stamp = crate::time::rfc3339_millis(now_ms);
     stamp
         .get(..19)
@@ -213,29 +256,26 @@ fn ts_type(ty: Ty) -> String {
     }
 }
 
-/// `/types/typescript`: classes with `getTypeName`, `getMethod` and `createResponse`, as
-/// `JsonServiceClient` needs them.
-pub fn typescript(base_url: &str, now_ms: u64) -> String {
-    let mut out = header(
-        base_url,
-        &header_date(now_ms),
-        &[
-            ("GlobalNamespace", ""),
-            ("MakePropertiesOptional", "False"),
-            ("AddServiceStackTypes", "True"),
-            ("AddResponseStatus", "False"),
-            ("AddImplicitVersion", ""),
-            ("AddDescriptionAsComments", "True"),
-            ("IncludeTypes", ""),
-            ("ExcludeTypes", ""),
-            ("DefaultImports", ""),
-        ],
-    );
+/// `/types/typescript`'s template: classes with `getTypeName`, `getMethod` and
+/// `createResponse`, as `JsonServiceClient` needs them.
+pub fn typescript() -> String {
+    let mut out = header(&[
+        ("GlobalNamespace", ""),
+        ("MakePropertiesOptional", "False"),
+        ("AddServiceStackTypes", "True"),
+        ("AddResponseStatus", "False"),
+        ("AddImplicitVersion", ""),
+        ("AddDescriptionAsComments", "True"),
+        ("IncludeTypes", ""),
+        ("ExcludeTypes", ""),
+        ("DefaultImports", ""),
+    ]);
     out.push_str("export interface IReturn<T>\n{\n    createResponse(): T;\n}\n");
     for t in TYPES {
+        out.push_str(&type_open(t));
         out.push('\n');
         if !t.description.is_empty() {
-            out.push_str(&format!("/** @description {} */\n", t.description));
+            out.push_str(&format!("@@doc /** @description {} */\n", t.description));
         }
         match &t.kind {
             Kind::Enum(members) => {
@@ -243,7 +283,7 @@ pub fn typescript(base_url: &str, now_ms: u64) -> String {
                 for (member, _) in *members {
                     out.push_str(&format!("    {member} = '{member}',\n"));
                 }
-                out.push_str("}\n");
+                out.push_str("}\n@@end\n");
             }
             Kind::Class {
                 inherits,
@@ -296,7 +336,7 @@ pub fn typescript(base_url: &str, now_ms: u64) -> String {
                         t.name, ROUTE.1
                     ));
                 }
-                out.push_str("}\n");
+                out.push_str("}\n@@end\n");
             }
         }
     }
@@ -315,49 +355,47 @@ fn cs_type(ty: Ty) -> String {
     }
 }
 
-/// `/types/csharp`: partial classes for ServiceStack's C# `JsonServiceClient`. `ResponseStatus`
-/// and `ResponseError` are ServiceStack's own (`using ServiceStack;`), as NativeTypes leaves them.
-pub fn csharp(base_url: &str, now_ms: u64) -> String {
-    let mut out = header(
-        base_url,
-        &header_date(now_ms),
-        &[
-            ("GlobalNamespace", ""),
-            ("MakePartial", "True"),
-            ("MakeVirtual", "True"),
-            ("MakeInternal", "False"),
-            ("MakeDataContractsExtensible", "False"),
-            ("AddNullableAnnotations", "False"),
-            ("AddReturnMarker", "True"),
-            ("AddDescriptionAsComments", "True"),
-            ("AddDataContractAttributes", "False"),
-            ("AddIndexesToDataMembers", "False"),
-            ("AddGeneratedCodeAttributes", "False"),
-            ("AddResponseStatus", "False"),
-            ("AddImplicitVersion", ""),
-            ("InitializeCollections", "False"),
-            ("ExportValueTypes", "False"),
-            ("IncludeTypes", ""),
-            ("ExcludeTypes", ""),
-            ("AddNamespaces", ""),
-            (
-                "AddDefaultXmlNamespace",
-                "http://schemas.servicestack.net/types",
-            ),
-        ],
-    );
+/// `/types/csharp`'s template: partial classes for ServiceStack's C# `JsonServiceClient`.
+/// `ResponseStatus` and `ResponseError` are ServiceStack's own (`using ServiceStack;`), as
+/// NativeTypes leaves them.
+pub fn csharp() -> String {
+    let mut out = header(&[
+        ("GlobalNamespace", ""),
+        ("MakePartial", "True"),
+        ("MakeVirtual", "True"),
+        ("MakeInternal", "False"),
+        ("MakeDataContractsExtensible", "False"),
+        ("AddNullableAnnotations", "False"),
+        ("AddReturnMarker", "True"),
+        ("AddDescriptionAsComments", "True"),
+        ("AddDataContractAttributes", "False"),
+        ("AddIndexesToDataMembers", "False"),
+        ("AddGeneratedCodeAttributes", "False"),
+        ("AddResponseStatus", "False"),
+        ("AddImplicitVersion", ""),
+        ("InitializeCollections", "False"),
+        ("ExportValueTypes", "False"),
+        ("IncludeTypes", ""),
+        ("ExcludeTypes", ""),
+        ("AddNamespaces", ""),
+        (
+            "AddDefaultXmlNamespace",
+            "http://schemas.servicestack.net/types",
+        ),
+    ]);
     out.push_str(&format!(
         "using System;\nusing System.Collections;\nusing System.Collections.Generic;\nusing System.Runtime.Serialization;\nusing ServiceStack;\nusing ServiceStack.DataAnnotations;\nusing {NAMESPACE};\n\nnamespace {NAMESPACE}\n{{\n"
     ));
     let mut first = true;
     for t in TYPES.iter().filter(|t| !t.servicestack_type) {
+        out.push_str(&type_open(t));
         if !first {
             out.push('\n');
         }
         first = false;
         if !t.description.is_empty() {
             out.push_str(&format!(
-                "    ///<summary>\n    ///{}\n    ///</summary>\n",
+                "@@doc     ///<summary>\n@@doc     ///{}\n@@doc     ///</summary>\n",
                 t.description
             ));
         }
@@ -367,7 +405,7 @@ pub fn csharp(base_url: &str, now_ms: u64) -> String {
                 for (member, value) in *members {
                     out.push_str(&format!("        {member} = {value},\n"));
                 }
-                out.push_str("    }\n");
+                out.push_str("    }\n@@end\n");
             }
             Kind::Class {
                 inherits,
@@ -394,12 +432,26 @@ pub fn csharp(base_url: &str, now_ms: u64) -> String {
                         p.name
                     ));
                 }
-                out.push_str("    }\n");
+                out.push_str("    }\n@@end\n");
             }
         }
     }
     out.push_str("}\n\n");
     out
+}
+
+/// Every template the Worker serves, by `/types/{language}` name (`native_types::TEMPLATE_LANGUAGES`).
+pub fn templates() -> Vec<(&'static str, String)> {
+    vec![
+        ("typescript", typescript()),
+        ("csharp", csharp()),
+        ("swift", mobile_types::swift()),
+        ("kotlin", mobile_types::kotlin()),
+        ("java", mobile_types::java()),
+        ("dart", mobile_types::dart()),
+        ("python", mobile_types::python()),
+        ("metadata", metadata_template()),
+    ]
 }
 
 fn type_namespace(t: &TypeDef) -> &'static str {
@@ -410,7 +462,7 @@ fn type_namespace(t: &TypeDef) -> &'static str {
     }
 }
 
-fn find(name: &str) -> Option<&'static TypeDef> {
+pub(crate) fn find(name: &str) -> Option<&'static TypeDef> {
     TYPES.iter().find(|t| t.name == name)
 }
 
@@ -517,6 +569,13 @@ fn metadata_type(t: &TypeDef) -> Value {
     Value::Object(out)
 }
 
+/// `/types/metadata`'s template: [`metadata`] for a base URL filled in when served.
+fn metadata_template() -> String {
+    let mut out = serde_json::to_string_pretty(&metadata("{{BaseUrl}}")).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
 /// `/types/metadata`: ServiceStack's `MetadataTypes` document for the operation.
 pub fn metadata(base_url: &str) -> Value {
     let (request, response) = match (find(OPERATION), find("MakePaymentResponse")) {
@@ -557,8 +616,38 @@ pub fn metadata(base_url: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::servicestack::native_types::{render, TEMPLATE_LANGUAGES};
 
     const OPENAPI: &str = include_str!("../../../../static/openapi.json");
+
+    /// A template as the Worker serves it without options.
+    fn served(template: &str, base_url: &str, now_ms: u64) -> String {
+        render(template, base_url, &header_date(now_ms), &[]).unwrap()
+    }
+
+    /// `static/types/` holds exactly what the renderers write: the Worker serves those files.
+    /// `UPDATE_TYPES=1 cargo test -p edgepay-core committed_templates` writes them afresh.
+    #[test]
+    fn committed_templates_are_the_renderers_output() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/types");
+        for (language, template) in templates() {
+            let path = dir.join(format!("{language}.txt"));
+            if std::env::var_os("UPDATE_TYPES").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &template).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == template,
+                "{} is stale: run UPDATE_TYPES=1 cargo test -p edgepay-core committed_templates",
+                path.display()
+            );
+        }
+        assert_eq!(
+            templates().iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            TEMPLATE_LANGUAGES
+        );
+    }
 
     fn schemas() -> Value {
         let doc: Value = serde_json::from_str(OPENAPI).unwrap();
@@ -716,7 +805,7 @@ mod tests {
 
     #[test]
     fn typescript_has_the_options_header_and_what_the_client_calls() {
-        let ts = typescript("http://127.0.0.1:8787", 1_795_245_413_123);
+        let ts = served(&typescript(), "http://127.0.0.1:8787", 1_795_245_413_123);
         assert!(ts.starts_with("/* Options:\nDate: 2026-11-21 "), "{ts}");
         assert!(ts.contains("\nBaseUrl: http://127.0.0.1:8787\n\n//GlobalNamespace: \n"));
         assert!(ts.contains("//DefaultImports: \n*/\n"));
@@ -739,7 +828,7 @@ mod tests {
 
     #[test]
     fn csharp_leaves_servicestack_types_to_servicestack() {
-        let cs = csharp("https://pay.example.com", 0);
+        let cs = served(&csharp(), "https://pay.example.com", 0);
         assert!(cs.starts_with("/* Options:\nDate: 1970-01-01 00:00:00\n"));
         assert!(
             cs.contains("//AddDefaultXmlNamespace: http://schemas.servicestack.net/types\n*/\n")
