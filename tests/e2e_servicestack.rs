@@ -405,18 +405,6 @@ async fn predefined_routes_refuse_in_servicestack_shape() {
             .await;
         assert_servicestack_error(&reply, 405, "NotImplementedException");
     }
-    for path in [
-        "api/MakePaymentRequest[]",
-        "api/MakePaymentRequest%5B%5D",
-        "json/reply/makepaymentrequest[]",
-        "json/oneway/MakePaymentRequest[]",
-    ] {
-        let reply = Call::new("POST", predefined(path))
-            .json(&json!([dto(&guid(), INSTANT)]))
-            .send()
-            .await;
-        assert_servicestack_error(&reply, 405, "NotSupportedException");
-    }
     let get = Call::new("GET", predefined("api/MakePaymentRequest"))
         .send()
         .await;
@@ -453,6 +441,70 @@ async fn predefined_routes_refuse_in_servicestack_shape() {
         .send()
         .await;
     assert_servicestack_error(&array, 400, "InvalidValue");
+}
+
+/// Auto-batched requests in every spelling of the route; their refusals, each naming the field.
+#[tokio::test]
+async fn batches_run_each_payment_in_turn_and_stop_at_the_first_error() {
+    for path in [
+        "api/MakePaymentRequest[]",
+        "api/MakePaymentRequest%5B%5D",
+        "json/reply/makepaymentrequest[]",
+        "json/oneway/MakePaymentRequest[]",
+    ] {
+        let reply = Call::new("POST", predefined(path))
+            .json(&json!([dto(&guid(), INSTANT), dto(&guid(), INSTANT)]))
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_eq!(reply.header("x-autobatch-completed"), Some("2"), "{path}");
+        assert_eq!(
+            reply.json.as_array().map(Vec::len),
+            Some(2),
+            "{path}: {}",
+            reply.text
+        );
+    }
+    // The second payment's subject is in flight: the batch stops there with its 409.
+    let busy = guid();
+    let first = Call::new("POST", predefined("api/MakePaymentRequest"))
+        .header("prefer", "respond-async")
+        .json(&dto(&busy, NEVER))
+        .send()
+        .await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    let stopped = Call::new("POST", predefined("api/MakePaymentRequest[]"))
+        .json(&json!([
+            dto(&guid(), INSTANT),
+            dto(&busy, NEVER),
+            dto(&guid(), INSTANT)
+        ]))
+        .send()
+        .await;
+    assert_servicestack_error(&stopped, 409, "Conflict");
+    assert_eq!(stopped.header("x-autobatch-completed"), Some("1"));
+
+    let too_many: Vec<Value> = (0..26).map(|_| dto(&guid(), INSTANT)).collect();
+    for (body, field) in [
+        (json!(too_many), "body"),
+        (json!([]), "body"),
+        (json!({"paymentId": guid()}), "body"),
+        (json!([dto(&guid(), INSTANT), "x"]), "[1]"),
+    ] {
+        let refused = Call::new("POST", predefined("api/MakePaymentRequest[]"))
+            .json(&body)
+            .send()
+            .await;
+        assert_servicestack_error(&refused, 400, "InvalidValue");
+        assert_eq!(field_names(&refused), [field], "{}", refused.text);
+    }
+    let keyed = Call::new("POST", predefined("api/MakePaymentRequest[]"))
+        .header("idempotency-key", "k-1")
+        .json(&json!([dto(&guid(), INSTANT)]))
+        .send()
+        .await;
+    assert_servicestack_error(&keyed, 400, "InvalidValue");
+    assert_eq!(field_names(&keyed), ["Idempotency-Key"]);
 }
 
 #[tokio::test]

@@ -202,7 +202,7 @@ async fn a_401_is_servicestacks_unauthorized_and_the_client_tries_no_token_refre
 }
 
 #[tokio::test]
-async fn unknown_operations_and_batches_get_servicestacks_own_refusals() {
+async fn unknown_operations_get_servicestacks_own_refusal() {
     for (name, path) in [
         ("unknown_operation", "/api/NoSuchRequest"),
         ("unknown_operation_reply", "/json/reply/NoSuchRequest"),
@@ -216,13 +216,50 @@ async fn unknown_operations_and_batches_get_servicestacks_own_refusals() {
             "The operation does not exist for this service"
         );
     }
+}
+
+/// `sendAll`: one POST of the array to `/api/MakePaymentRequest[]`; every payment's answer comes
+/// back in order, typed as the DTO's response, with `X-AutoBatch-Completed`.
+#[tokio::test]
+async fn send_all_pays_each_payment_and_answers_in_request_order() {
     let batch = call("send_all").await;
-    assert_eq!(answer(batch), (405, "/api/MakePaymentRequest[]"));
-    assert_eq!(
-        response_status(batch)["errorCode"],
-        "NotSupportedException",
-        "{batch}"
+    assert_eq!(answer(batch), (200, "/api/MakePaymentRequest[]"), "{batch}");
+    assert_eq!(batch["answers"][0]["autoBatchCompleted"], "2", "{batch}");
+    let results = batch["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 2, "{batch}");
+    let ids: Vec<Value> = results
+        .iter()
+        .map(|r| item(&r["data"])["request_id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(Value::is_string) && ids[0] != ids[1],
+        "two payments: {batch}"
     );
+}
+
+/// As in ServiceStack, the first error stops a batch: the answer is that error, and the header
+/// counts the payments that ran before it; the ones after it never ran.
+#[tokio::test]
+async fn send_all_stops_at_the_first_error_and_says_how_many_ran() {
+    let stopped = call("send_all_stops").await;
+    assert_eq!(
+        answer(stopped),
+        (400, "/api/MakePaymentRequest[]"),
+        "{stopped}"
+    );
+    assert_eq!(
+        stopped["answers"][0]["autoBatchCompleted"], "1",
+        "{stopped}"
+    );
+    let status = response_status(stopped);
+    let fields: Vec<&str> = status["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|f| f["fieldName"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(fields.contains(&"clientType"), "{stopped}");
+    // The third payment (one its backend never answers) never ran: its id is not in flight.
+    let after = call("after_stopped_batch").await;
+    assert_eq!(answer(after).0, 200, "{after}");
 }
 
 #[tokio::test]

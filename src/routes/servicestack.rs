@@ -5,20 +5,29 @@
 //! then calls `payment_engine::start_payment` like the Zai route does. It
 //! renders every answer, errors included, in ServiceStack's shapes.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use worker::{Env, Method, Request, Response, Url};
 
 use crate::routes::callers::client_caller;
 use crate::routes::payment_engine::start_payment;
 use crate::runtime::env_config::config;
-use crate::runtime::http_io::{answer_response, header, origin, read_body};
+use crate::runtime::env_config::now_ms;
+use crate::runtime::http_io::{answer_response, header, idempotency_key, origin, read_body};
+use crate::runtime::rate_limits;
+use edgepay_core::dialect::servicestack::batch::{parse_batch, COMPLETED_HEADER};
 use edgepay_core::dialect::servicestack::operation::{Endpoint, Operation, ServiceStackCall};
 use edgepay_core::dialect::servicestack::request::{merge_sources, ServiceStackPayment};
-use edgepay_core::dialect::servicestack::response::{answer, error_answer, negotiate, Framing};
-use edgepay_core::http::api_error::ApiError;
+use edgepay_core::dialect::servicestack::response::{
+    answer, error_answer, frame, negotiate, render_view, Framing,
+};
+use edgepay_core::http::answer::Answer;
+use edgepay_core::http::api_error::{ApiError, FieldError};
 use edgepay_core::http::rate_limit::Budget;
 use edgepay_core::http::request_body::{parse_form, sniffed_body_format, BodyFormat};
 use edgepay_core::http::request_log::RequestFacts;
+use edgepay_core::payment::request_record::Links;
 use edgepay_core::payment::wait::{Preferences, WaitDecision, WaitSecs};
 
 /// The original API is synchronous, so this route holds for the longest wait by default.
@@ -69,6 +78,11 @@ pub async fn make_payment(
     }
 }
 
+/// One payment, or a batch (`MakePaymentRequest[]`, as `sendAll` sends it) run through the
+/// same steps: each element is its own payment, run in turn with the single call's rules (its
+/// own `409`, client-token scope and rate-limit unit), all sharing one wait, so a batch never
+/// holds longer than one call would. The first answer of a batch that is an error stops it
+/// (`edgepay_core::dialect::servicestack::batch`).
 async fn handle(
     mut req: Request,
     env: &Env,
@@ -78,11 +92,11 @@ async fn handle(
     facts: &mut RequestFacts,
 ) -> Result<Response, ApiError> {
     // As in ServiceStack, an operation that does not exist is refused before anything else.
-    match &call.operation {
-        Operation::MakePayment => {}
-        Operation::Batch => return Err(ApiError::BatchNotSupported),
+    let batch = match &call.operation {
+        Operation::MakePayment => false,
+        Operation::Batch => true,
         Operation::Unknown => return Err(ApiError::UnknownOperation),
-    }
+    };
     if req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
@@ -90,32 +104,18 @@ async fn handle(
     let caller = client_caller(env, &cfg, &req, url, Budget::Payments, facts).await?;
     let tenant = caller.tenant().to_owned();
     let body = read_body(&mut req).await?;
-    let format = sniffed_body_format(header(&req, "content-type").as_deref(), &body)?;
-
-    let query: Vec<(String, Value)> = url
-        .query_pairs()
-        .filter(|(k, _)| !CONTROL_PARAMS.iter().any(|c| k.eq_ignore_ascii_case(c)))
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect();
-    let (form, json) = match format {
-        Some(BodyFormat::Form) => (
-            parse_form(&body)?
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-            Vec::new(),
-        ),
-        Some(BodyFormat::Json) => (
-            Vec::new(),
-            edgepay_core::http::request_body::parse_fields(format, &body)?
-                .into_iter()
-                .collect(),
-        ),
-        None => (Vec::new(), Vec::new()),
+    let payments = if batch {
+        if idempotency_key(&req)?.is_some() {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "invalid",
+                "a batch carries no Idempotency-Key: send a keyed payment as its own call",
+            )]));
+        }
+        parse_batch(&body)?
+    } else {
+        vec![single_fields(&req, url, &body)?]
     };
-    let payment = ServiceStackPayment::parse(&merge_sources(vec![query, form, json]))?;
-    caller.check_pay_payment_id(&payment.payment_id)?;
-
     let decision = if call.endpoint == Endpoint::JsonOneWay {
         // One-way: accepted, and answered without waiting for the backend.
         WaitDecision::decide(None, Preferences::default(), WaitSecs::ZERO)
@@ -124,7 +124,80 @@ async fn handle(
         WaitDecision::decide(None, prefs, DEFAULT_WAIT)
     };
     let origin = origin(url);
-    let payment = payment.into_new_payment(&tenant).owned_by(caller.owner());
-    let view = start_payment(env, &req, payment, decision.wait, &origin, facts).await?;
-    answer_response(answer(framing, &view, &origin, &decision))
+    let ends_at = now_ms().saturating_add(decision.wait.millis());
+    let mut answers = Vec::with_capacity(payments.len());
+    for (done, fields) in payments.iter().enumerate() {
+        let ran = async {
+            if done > 0 {
+                rate_limits::spend(env, &cfg, &tenant, caller.owner(), Budget::Payments).await?;
+            }
+            let payment = ServiceStackPayment::parse(fields)?;
+            caller.check_pay_payment_id(&payment.payment_id)?;
+            let left = WaitSecs::capped(ends_at.saturating_sub(now_ms()).div_ceil(1000));
+            let payment = payment.into_new_payment(&tenant).owned_by(caller.owner());
+            start_payment(env, &req, payment, left, &origin, facts).await
+        }
+        .await;
+        if !batch {
+            return answer_response(answer(framing, &ran?, &origin, &decision));
+        }
+        let stopped = match ran {
+            Ok(view) => {
+                let links = Links::new(&origin, &view.request_id, view.has_callback);
+                match render_view(&view, &links.status) {
+                    (status, body) if status < 400 => {
+                        answers.push(body);
+                        continue;
+                    }
+                    (status, body) => frame(framing, status, &body),
+                }
+            }
+            Err(e) => {
+                facts.error = Some(e.log_code());
+                error_answer(framing, &e)
+            }
+        };
+        return answer_response(with_completed(stopped, done));
+    }
+    let all = frame(framing, 200, &Value::Array(answers));
+    answer_response(with_completed(all, payments.len()))
+}
+
+/// A single request's fields: its query string, form and JSON body merged, as ServiceStack
+/// binds a DTO.
+fn single_fields(
+    req: &Request,
+    url: &Url,
+    body: &[u8],
+) -> Result<BTreeMap<String, Value>, ApiError> {
+    let format = sniffed_body_format(header(req, "content-type").as_deref(), body)?;
+    let query: Vec<(String, Value)> = url
+        .query_pairs()
+        .filter(|(k, _)| !CONTROL_PARAMS.iter().any(|c| k.eq_ignore_ascii_case(c)))
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let (form, json) = match format {
+        Some(BodyFormat::Form) => (
+            parse_form(body)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            Vec::new(),
+        ),
+        Some(BodyFormat::Json) => (
+            Vec::new(),
+            edgepay_core::http::request_body::parse_fields(format, body)?
+                .into_iter()
+                .collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(merge_sources(vec![query, form, json]))
+}
+
+fn with_completed(mut answer: Answer, completed: usize) -> Answer {
+    answer
+        .headers
+        .push((COMPLETED_HEADER, completed.to_string()));
+    answer
 }

@@ -49,6 +49,7 @@ function watch(client) {
       xCookies: res.headers.get("x-cookies"),
       wwwAuthenticate: res.headers.get("www-authenticate"),
       location: res.headers.get("location"),
+      autoBatchCompleted: res.headers.get("x-autobatch-completed"),
     });
   };
   return client;
@@ -161,7 +162,17 @@ class NoSuchRequest {
 }
 calls.push(await run("unknown_operation", () => serverClient().api(new NoSuchRequest())));
 calls.push(await run("unknown_operation_reply", () => serverClient({ basePath: null }).post(new NoSuchRequest())));
+// 6. Auto-batched requests: sendAll posts the array to /api/MakePaymentRequest[].
 calls.push(await run("send_all", () => serverClient().sendAll([payment(INSTANT), payment(INSTANT)])));
+const afterInvalid = randomUUID();
+calls.push(await run("send_all_stops", () => serverClient().sendAll([
+  payment(INSTANT),
+  new MakePaymentRequest({ paymentMethod: { token: INSTANT }, clientType: "Nope" }),
+  payment(NEVER, afterInvalid),
+])));
+// Had the payment after the invalid one run, it would still be in flight (its backend never
+// answers) and this would be a 409.
+calls.push(await run("after_stopped_batch", () => serverClient().post(payment(INSTANT, afterInvalid))));
 const inFlight = randomUUID();
 calls.push(await run("conflict_first", () => {
   const client = serverClient();

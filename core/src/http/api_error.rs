@@ -50,9 +50,6 @@ pub enum ApiError {
     /// 405: a ServiceStack operation this service does not have (ServiceStack's
     /// `NotImplementedException`, with its text).
     UnknownOperation,
-    /// 405: several ServiceStack requests in one call (ServiceStack's `NotSupportedException`):
-    /// each payment has its own wait, `Idempotency-Key` and `409` rule, so it is its own call.
-    BatchNotSupported,
     /// 406: a response format the gateway does not produce.
     NotAcceptable { detail: &'static str },
     /// 409: a payment for this subject is already in flight.
@@ -111,9 +108,7 @@ impl ApiError {
             | ApiError::InvalidToken { .. } => 401,
             ApiError::InsufficientScope { .. } | ApiError::OriginNotAllowed => 403,
             ApiError::NotFound { .. } => 404,
-            ApiError::MethodNotAllowed { .. }
-            | ApiError::UnknownOperation
-            | ApiError::BatchNotSupported => 405,
+            ApiError::MethodNotAllowed { .. } | ApiError::UnknownOperation => 405,
             ApiError::NotAcceptable { .. } => 406,
             ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -137,7 +132,6 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::UnknownOperation => "unknown_operation",
-            ApiError::BatchNotSupported => "batch_not_supported",
             ApiError::NotAcceptable { .. } => "not_acceptable",
             ApiError::InFlight { .. } => "duplicate_request_conflict",
             ApiError::ResultConflict { .. } => "result_conflict",
@@ -160,7 +154,6 @@ impl ApiError {
             ApiError::NotFound { .. } => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::UnknownOperation => "Unknown operation",
-            ApiError::BatchNotSupported => "Batch not supported",
             ApiError::NotAcceptable { .. } => "Not acceptable",
             ApiError::InFlight { .. } => "duplicate request conflict",
             ApiError::ResultConflict { .. } => "Result conflict",
@@ -194,9 +187,6 @@ impl ApiError {
             | ApiError::ResultConflict { detail } => (*detail).to_owned(),
             ApiError::MethodNotAllowed { allow } => format!("this route accepts {allow}"),
             ApiError::UnknownOperation => "The operation does not exist for this service".to_owned(),
-            ApiError::BatchNotSupported => {
-                "batched requests are not supported: send each MakePaymentRequest on its own".to_owned()
-            }
             ApiError::InFlight { request_id, .. } => {
                 format!("a payment for this subject is already in flight as request {request_id}")
             }
@@ -248,7 +238,6 @@ mod tests {
             (ApiError::NotFound { detail: "x" }, 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
             (ApiError::UnknownOperation, 405),
-            (ApiError::BatchNotSupported, 405),
             (
                 ApiError::InFlight {
                     request_id: "r".into(),

@@ -15,8 +15,8 @@ use crate::dialect::servicestack;
 
 pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id";
-pub const EXPOSE_HEADERS: &str =
-    "Location, Retry-After, Content-Location, Preference-Applied, X-Request-Id";
+pub const EXPOSE_HEADERS: &str = "Location, Retry-After, Content-Location, Preference-Applied, \
+     X-Request-Id, X-AutoBatch-Completed";
 /// How long a browser may cache a preflight.
 pub const MAX_AGE_SECS: u32 = 600;
 

@@ -96,7 +96,6 @@ pub fn error_code(error: &ApiError) -> String {
         ApiError::NotFound { .. } => "NotFound".into(),
         ApiError::MethodNotAllowed { .. } => "MethodNotAllowed".into(),
         ApiError::UnknownOperation => "NotImplementedException".into(),
-        ApiError::BatchNotSupported => "NotSupportedException".into(),
         ApiError::NotAcceptable { .. } => "NotAcceptable".into(),
         ApiError::InFlight { .. } | ApiError::ResultConflict { .. } => "Conflict".into(),
         ApiError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
