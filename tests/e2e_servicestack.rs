@@ -485,11 +485,16 @@ async fn batches_run_each_payment_in_turn_and_stop_at_the_first_error() {
     assert_eq!(stopped.header("x-autobatch-completed"), Some("1"));
 
     let too_many: Vec<Value> = (0..26).map(|_| dto(&guid(), INSTANT)).collect();
+    let twice = guid();
     for (body, field) in [
         (json!(too_many), "body"),
         (json!([]), "body"),
         (json!({"paymentId": guid()}), "body"),
         (json!([dto(&guid(), INSTANT), "x"]), "[1]"),
+        (
+            json!([dto(&twice, INSTANT), dto(&twice, INSTANT)]),
+            "[1].paymentId",
+        ),
     ] {
         let refused = Call::new("POST", predefined("api/MakePaymentRequest[]"))
             .json(&body)
@@ -505,6 +510,17 @@ async fn batches_run_each_payment_in_turn_and_stop_at_the_first_error() {
         .await;
     assert_servicestack_error(&keyed, 400, "InvalidValue");
     assert_eq!(field_names(&keyed), ["Idempotency-Key"]);
+    let form = Call::new("POST", predefined("api/MakePaymentRequest[]"))
+        .raw("application/x-www-form-urlencoded", "paymentId=1")
+        .send()
+        .await;
+    assert_servicestack_error(&form, 400, "InvalidValue");
+    assert_eq!(field_names(&form), ["body"]);
+    // The answer that stops a batch is the single call's, headers included.
+    assert!(
+        stopped.header("location").is_some()
+            || stopped.json["responseStatus"]["meta"]["location"].is_string()
+    );
 }
 
 #[tokio::test]

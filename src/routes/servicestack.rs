@@ -112,7 +112,18 @@ async fn handle(
                 "a batch carries no Idempotency-Key: send a keyed payment as its own call",
             )]));
         }
-        parse_batch(&body)?
+        if sniffed_body_format(header(&req, "content-type").as_deref(), &body)?
+            != Some(BodyFormat::Json)
+        {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "body",
+                "malformed",
+                "a batch is a JSON array of MakePaymentRequest objects",
+            )]));
+        }
+        let payments = parse_batch(&body)?;
+        refuse_repeated_payment_ids(&payments)?;
+        payments
     } else {
         vec![single_fields(&req, url, &body)?]
     };
@@ -133,7 +144,12 @@ async fn handle(
             }
             let payment = ServiceStackPayment::parse(fields)?;
             caller.check_pay_payment_id(&payment.payment_id)?;
-            let left = WaitSecs::capped(ends_at.saturating_sub(now_ms()).div_ceil(1000));
+            // The first payment gets the whole wait; each later one what is left of it.
+            let left = if done == 0 {
+                decision.wait
+            } else {
+                WaitSecs::capped(ends_at.saturating_sub(now_ms()) / 1000)
+            };
             let payment = payment.into_new_payment(&tenant).owned_by(caller.owner());
             start_payment(env, &req, payment, left, &origin, facts).await
         }
@@ -149,7 +165,9 @@ async fn handle(
                         answers.push(body);
                         continue;
                     }
-                    (status, body) => frame(framing, status, &body),
+                    // A refused or failed payment stops the batch with its own answer and
+                    // headers (its status link), as a single call would get them.
+                    _ => answer(framing, &view, &origin, &decision),
                 }
             }
             Err(e) => {
@@ -193,6 +211,26 @@ fn single_fields(
         None => (Vec::new(), Vec::new()),
     };
     Ok(merge_sources(vec![query, form, json]))
+}
+
+/// Two elements of one batch paying the same `paymentId` are a client's mistake: the second
+/// would pay again once the first is done. Refused whole, naming the repeat.
+fn refuse_repeated_payment_ids(payments: &[BTreeMap<String, Value>]) -> Result<(), ApiError> {
+    let mut seen = Vec::with_capacity(payments.len());
+    for (i, fields) in payments.iter().enumerate() {
+        let Ok(payment) = ServiceStackPayment::parse(fields) else {
+            continue;
+        };
+        if seen.contains(&payment.payment_id) {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                &format!("[{i}].paymentId"),
+                "invalid",
+                "the same paymentId appears earlier in this batch",
+            )]));
+        }
+        seen.push(payment.payment_id);
+    }
+    Ok(())
 }
 
 fn with_completed(mut answer: Answer, completed: usize) -> Answer {

@@ -1,4 +1,4 @@
-//! Auto-batched requests (`POST /api/MakePaymentRequest[]`, as `sendAll` sends them): the body's payments, checked as a whole before any is run, then run in turn by the edge.
+//! Auto-batched requests (`POST /api/MakePaymentRequest[]`, as `sendAll` sends them): the body's shape, checked as a whole before any payment runs; the edge then runs and validates each payment in turn.
 //!
 //! As in ServiceStack, the answer is the array of the payments' answers in request order, with
 //! `X-AutoBatch-Completed` saying how many ran; the first payment whose answer is an error

@@ -318,7 +318,7 @@ pub fn java() -> String {
     for import in JVM_IMPORTS.split(',') {
         out.push_str(&format!("import {import};\n"));
     }
-    out.push_str("\npublic class {{opt GlobalNamespace}}\n{\n");
+    out.push_str("\npublic class {{ident GlobalNamespace}}\n{\n");
     for t in own_types() {
         out.push_str(&type_open(t));
         out.push('\n');
@@ -418,12 +418,6 @@ fn dart_prop(p: &Prop) -> (String, String, String, String) {
             format!("{ty} {name} = \"\";"),
             format!("this.{name}=\"\""),
             format!("{key} ?? \"\""),
-            name.clone(),
-        ),
-        Ty::StringMap if p.required => (
-            format!("{ty} {name} = {{}};"),
-            format!("this.{name}=const {{}}"),
-            format!("JsonConverters.toStringMap({key})"),
             name.clone(),
         ),
         Ty::StringMap => (

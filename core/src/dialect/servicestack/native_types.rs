@@ -13,12 +13,14 @@
 //!   it uses, `Prefix*`); `ExcludeTypes` drops the ones it lists.
 //! - `@@doc text`: a description, kept as `text` unless `AddDescriptionAsComments=False`.
 //! - `@@if Name text`: `text` (maybe empty) only when option `Name` has a value.
-//! - `{{Date}}`, `{{BaseUrl}}` and `{{opt Name}}` (an option's value; `{{opt Name|host}}`
-//!   falls back to the base URL's host) anywhere in a line.
+//! - `{{Date}}`, `{{BaseUrl}}` and `{{opt Name}}` (an option's value, a dotted name;
+//!   `{{opt Name|host}}` falls back to the base URL's host) or `{{ident Name}}` (a single
+//!   name) anywhere in a line.
 //!
-//! Every option value is checked before use: it is echoed into a comment (so no control
-//! characters and nothing that closes one), and a value used in code (`{{opt Name}}`) must be
-//! a dotted identifier. A bad one is a `400` naming the option.
+//! Every option value is checked before use: it is echoed into a comment (so printable ASCII
+//! only, without `\\`, which Java and Python read as an escape even there, and without
+//! anything that opens or closes a comment), and a value used in code must be a (dotted)
+//! identifier that is no keyword. A bad one is a `400` naming the option.
 
 use crate::http::api_error::{ApiError, FieldError};
 
@@ -103,15 +105,19 @@ fn overrides<'t>(
         ));
     }
     let known = options(template);
-    let in_code: Vec<&str> = template
-        .match_indices("{{opt ")
-        .filter_map(|(at, _)| {
-            let rest = template.get(at + 6..)?;
-            rest.find("}}")
-                .and_then(|end| rest.get(..end))
-                .map(|name| name.trim_end_matches("|host"))
-        })
-        .collect();
+    let names_after = |marker: &str| -> Vec<&'t str> {
+        template
+            .match_indices(marker)
+            .filter_map(|(at, _)| {
+                let rest = template.get(at + marker.len()..)?;
+                rest.find("}}")
+                    .and_then(|end| rest.get(..end))
+                    .map(|name| name.trim_end_matches("|host"))
+            })
+            .collect()
+    };
+    let dotted = names_after("{{opt ");
+    let single = names_after("{{ident ");
     let mut out: Vec<(&str, String)> = Vec::new();
     for (key, value) in query {
         let Some(option) = known.iter().find(|o| o.name.eq_ignore_ascii_case(key)) else {
@@ -127,29 +133,33 @@ fn overrides<'t>(
                 &format!("at most {MAX_OPTION_CHARS} characters"),
             ));
         }
-        if value.chars().any(char::is_control)
-            || ["*/", "\"\"\"", "{{", "@@"]
+        // Echoed into a comment (a Python string): printable ASCII only, no escapes, nothing
+        // that opens or closes a comment, nothing this engine reads as its own.
+        if !value.chars().all(|c| (' '..='~').contains(&c) && c != '\\')
+            || ["/*", "*/", "\"\"\"", "{{", "@@"]
                 .iter()
                 .any(|s| value.contains(s))
         {
             return Err(bad(
                 option.name,
-                "no control characters and none of */ \"\"\" {{ @@",
+                "printable ASCII, without \\ and without /* */ \"\"\" {{ @@",
             ));
         }
-        if in_code.contains(&option.name)
-            && !value.is_empty()
-            && (!value.split('.').all(|part| {
-                part.chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            }))
-        {
-            return Err(bad(
-                option.name,
-                "a dotted identifier (letters, digits and _, each part starting with a letter or _)",
-            ));
+        let used_as_name = dotted.contains(&option.name) || single.contains(&option.name);
+        if used_as_name && !value.is_empty() {
+            let parts: Vec<&str> = value.split('.').collect();
+            if (single.contains(&option.name) && parts.len() > 1)
+                || !parts.iter().all(|p| is_identifier(p))
+            {
+                return Err(bad(
+                    option.name,
+                    if single.contains(&option.name) {
+                        "an identifier (letters, digits and _, starting with a letter or _; not a keyword)"
+                    } else {
+                        "a dotted identifier (letters, digits and _, each part starting with a letter or _; no keyword)"
+                    },
+                ));
+            }
         }
         let boolean = ["true", "false"];
         if boolean
@@ -163,6 +173,65 @@ fn overrides<'t>(
         out.push((option.name, value.to_owned()));
     }
     Ok(out)
+}
+
+/// Words no part of a name used in code may be: the keywords of the languages served.
+const KEYWORDS: [&str; 44] = [
+    "abstract",
+    "and",
+    "as",
+    "async",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "def",
+    "default",
+    "do",
+    "else",
+    "enum",
+    "extends",
+    "false",
+    "final",
+    "for",
+    "fun",
+    "if",
+    "import",
+    "in",
+    "interface",
+    "is",
+    "library",
+    "new",
+    "not",
+    "null",
+    "object",
+    "or",
+    "package",
+    "pass",
+    "public",
+    "return",
+    "static",
+    "super",
+    "this",
+    "true",
+    "try",
+    "val",
+    "var",
+    "while",
+];
+
+/// A name a language can declare: letters, digits and `_`, not starting with a digit, and
+/// no keyword (in any case: Python's `None` and `True` included).
+fn is_identifier(part: &str) -> bool {
+    part.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(part))
+        && !["none"].iter().any(|k| k.eq_ignore_ascii_case(part))
 }
 
 /// The value of option `name`: the query's, else (also when the query's is empty, as an
@@ -322,7 +391,10 @@ fn substitute(
         match key {
             "Date" => out.push_str(now_date),
             "BaseUrl" => out.push_str(base_url),
-            _ => match key.strip_prefix("opt ") {
+            _ => match key
+                .strip_prefix("opt ")
+                .or_else(|| key.strip_prefix("ident "))
+            {
                 Some(name) => match name.strip_suffix("|host") {
                     Some(name) => match value_of(template, overrides, name) {
                         "" => out.push_str(host_of(base_url)),
@@ -418,6 +490,11 @@ mod tests {
             ("Package", "1abc", "Package"),
             ("IncludeTypes", "A*/ hack", "IncludeTypes"),
             ("IncludeTypes", "A\nB", "IncludeTypes"),
+            ("IncludeTypes", "A/*", "IncludeTypes"),
+            ("ExcludeTypes", "\\u002a/", "ExcludeTypes"),
+            ("ExcludeTypes", "A\u{202e}B", "ExcludeTypes"),
+            ("Package", "com.class.x", "Package"),
+            ("Package", "None", "Package"),
             (
                 "AddDescriptionAsComments",
                 "maybe",

@@ -39,7 +39,7 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
     MakePayment,
-    /// `MakePaymentRequest[]`: refused, each payment is its own request.
+    /// `MakePaymentRequest[]`: a batch, each payment run in turn (`batch`).
     Batch,
     /// Any other name: ServiceStack's "does not exist" answer.
     Unknown,
