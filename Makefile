@@ -138,7 +138,7 @@ dev: setup
 	@echo "  curl -s -X PATCH http://127.0.0.1:$(PORT)/items/order-1/make_payment \\"
 	@echo "       -u dev_key:dev_secret_0123456789 -H 'content-type: application/json' \\"
 	@echo "       -d '{\"account_id\":\"a5c00000-0000-4000-8000-000000000003\",\"wait\":5}'"
-	@echo "  (README.md has the whole walkthrough and the sandbox's magic account ids)"
+	@echo "  (docs/walkthrough.md has the whole walkthrough and the sandbox's magic account ids)"
 	@echo "  web checkout demo, a shop's page on another origin: http://127.0.0.1:$(DEMO_PORT)/"
 	@echo "  operators' dashboard (sign in with the credential above): http://127.0.0.1:$(PORT)/dashboard"
 	@echo

@@ -1,4 +1,4 @@
-//! `make bench`: the gateway's figures against a bare Worker on the same runtime (DESIGN §8).
+//! `make bench`: the gateway's figures against a bare Worker on the same runtime (the budgets in docs/contract.md).
 //!
 //! Starts the release gateway (built with wasm-opt) under `wrangler dev`, a baseline Worker that
 //! answers a fixed 200 under a second `wrangler dev` of the same workerd build, the scriptable

@@ -6,7 +6,7 @@
 // edgepay's origin, set by the shop's server; this page is served from another one.
 const GATEWAY = document.querySelector('meta[name="edgepay-gateway"]').content;
 
-// The sandbox picks its outcome from the paying account id (README, "Sandbox backend").
+// The sandbox picks its outcome from the paying account id (docs/walkthrough.md, "Sandbox backend").
 const ACCOUNTS = {
   instant: '0b0e3f6e-5b8a-4c1e-9d2f-3a4b5c6d7e8f',
   slow: 'a5c00000-0000-4000-8000-000000000003',

@@ -3,8 +3,8 @@
 //
 //   node demo/merchant_server.mjs          (`make dev` starts it on http://127.0.0.1:8788)
 //
-// It plays the part of a merchant's own backend, in the three steps of README "Calling from a
-// browser or an app": (1) POST /token mints a token for one item with POST /client-tokens,
+// It plays the part of a merchant's own backend, in the three steps of docs/callers.md ("Calling
+// edgepay from a browser or an app"): (1) POST /token mints a token for one item with POST /client-tokens,
 // (2) the page pays edgepay directly with that token, cross-origin, (3) POST /callbacks/{item}
 // verifies edgepay's Standard Webhooks signature with the `standardwebhooks` library before it
 // believes a result. The page never sees the server credential or the callback secret.

@@ -7,7 +7,7 @@
 //! through `POST /callbacks/dead-letters/replay`, and checks the receiver then got them. A
 //! second gateway takes payments while every index write fails (`/__faults/index-down`):
 //! they all complete, and once the index is back it catches up with nothing missing.
-//! `DASHBOARD_SCREENSHOT=docs/dashboard.png` refreshes the README's screenshot.
+//! `DASHBOARD_SCREENSHOT=docs/dashboard.png` refreshes the screenshot in docs/operating.md.
 
 mod support;
 
@@ -19,7 +19,7 @@ use support::node::run_script;
 use support::receiver::{Receiver, Script};
 use support::*;
 
-/// The sandbox's magic accounts (README "Sandbox backend"), with the state and backend status
+/// The sandbox's magic accounts (docs/walkthrough.md, "Sandbox backend"), with the state and backend status
 /// each payment ends in, and how many submissions it takes.
 const SCENARIOS: [(&str, &str, &str, Option<u16>, u64); 7] = [
     ("instant", ACCOUNT, "completed", Some(200), 1),

@@ -36,7 +36,7 @@ pub struct GatewayConfig {
     /// empty: no index.
     pub index_bindings: Vec<String>,
     /// Until when (epoch ms) a free item lock also asks the lock object of before the shards
-    /// (`LEGACY_ITEM_LOCKS_UNTIL`, RFC 3339; the upgrade window in the README). `None`: never.
+    /// (`LEGACY_ITEM_LOCKS_UNTIL`, RFC 3339; the upgrade window in docs/operating.md). `None`: never.
     pub legacy_item_locks_until_ms: Option<u64>,
     /// Until when (epoch ms) the backend may still post a result that does not name its
     /// request (`LEGACY_UNBOUND_RESULTS_UNTIL`, RFC 3339): the deploy window for results signed

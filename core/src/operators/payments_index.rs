@@ -9,7 +9,7 @@
 //! bindings are a list (`PAYMENTS_INDEX_BINDINGS`); a tenant's rows live in the database
 //! [`shard_for`] picks by a hash of the tenant, so every operator query (always one tenant's)
 //! reads one database. Adding a database moves tenants, whose rows are then written anew as
-//! their payments change; see the README.
+//! their payments change; see docs/operating.md.
 
 use serde::{Deserialize, Serialize};
 
