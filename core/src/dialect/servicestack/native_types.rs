@@ -42,10 +42,22 @@ const MAX_OPTION_CHARS: usize = 500;
 /// The most query parameters read.
 const MAX_PARAMS: usize = 64;
 
-/// One header option of a template.
+/// One header option of a template, and the value the query sent for it, if any.
 struct TemplateOption<'t> {
     name: &'t str,
     default: &'t str,
+    sent: Option<String>,
+}
+
+impl TemplateOption<'_> {
+    /// The query's value, else (also when the query's is empty, as an uncommented option
+    /// without a value is sent back) the template's default.
+    fn value(&self) -> &str {
+        self.sent
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .unwrap_or(self.default)
+    }
 }
 
 /// A type block's head: its name and the types it uses directly.
@@ -64,6 +76,7 @@ fn option_of(line: &str) -> Option<(&str, TemplateOption<'_>)> {
         TemplateOption {
             name,
             default: default.strip_prefix(' ').unwrap_or(default),
+            sent: None,
         },
     ))
 }
@@ -92,19 +105,19 @@ fn bad(option: &str, message: &str) -> ApiError {
     ApiError::Validation(vec![FieldError::new(option, "invalid", message)])
 }
 
-/// The options the query overrides, checked: `(name as the template spells it, value)`.
-/// Parameters that name no option of this template are ignored, as ServiceStack does.
-fn overrides<'t>(
+/// The template's options with the values the query sent for them, checked. Parameters that
+/// name no option of this template are ignored, as ServiceStack does.
+fn settings<'t>(
     template: &'t str,
     query: &[(String, String)],
-) -> Result<Vec<(&'t str, String)>, ApiError> {
+) -> Result<Vec<TemplateOption<'t>>, ApiError> {
     if query.len() > MAX_PARAMS {
         return Err(bad(
             "query",
             &format!("at most {MAX_PARAMS} query parameters"),
         ));
     }
-    let known = options(template);
+    let mut known = options(template);
     let names_after = |marker: &str| -> Vec<&'t str> {
         template
             .match_indices(marker)
@@ -118,12 +131,11 @@ fn overrides<'t>(
     };
     let dotted = names_after("{{opt ");
     let single = names_after("{{ident ");
-    let mut out: Vec<(&str, String)> = Vec::new();
     for (key, value) in query {
-        let Some(option) = known.iter().find(|o| o.name.eq_ignore_ascii_case(key)) else {
+        let Some(option) = known.iter_mut().find(|o| o.name.eq_ignore_ascii_case(key)) else {
             continue;
         };
-        if out.iter().any(|(n, _)| *n == option.name) {
+        if option.sent.is_some() {
             return Err(bad(option.name, "given more than once"));
         }
         let value = value.trim();
@@ -170,13 +182,13 @@ fn overrides<'t>(
         {
             return Err(bad(option.name, "True or False"));
         }
-        out.push((option.name, value.to_owned()));
+        option.sent = Some(value.to_owned());
     }
-    Ok(out)
+    Ok(known)
 }
 
 /// Words no part of a name used in code may be: the keywords of the languages served.
-const KEYWORDS: [&str; 44] = [
+const KEYWORDS: [&str; 45] = [
     "abstract",
     "and",
     "as",
@@ -205,6 +217,7 @@ const KEYWORDS: [&str; 44] = [
     "is",
     "library",
     "new",
+    "none",
     "not",
     "null",
     "object",
@@ -231,25 +244,14 @@ fn is_identifier(part: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(part))
-        && !["none"].iter().any(|k| k.eq_ignore_ascii_case(part))
 }
 
-/// The value of option `name`: the query's, else (also when the query's is empty, as an
-/// uncommented option without a value is sent back) the template's default.
-fn value_of<'a>(template: &'a str, overrides: &'a [(&str, String)], name: &str) -> &'a str {
-    overrides
+/// The value of option `name` ([`TemplateOption::value`]); `""` for no such option.
+fn value_of<'a>(settings: &'a [TemplateOption<'_>], name: &str) -> &'a str {
+    settings
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            template
-                .lines()
-                .filter_map(option_of)
-                .find(|(_, o)| o.name.eq_ignore_ascii_case(name))
-                .map(|(_, o)| o.default)
-        })
-        .unwrap_or("")
+        .find(|o| o.name.eq_ignore_ascii_case(name))
+        .map_or("", TemplateOption::value)
 }
 
 fn list(value: &str) -> Vec<&str> {
@@ -309,15 +311,14 @@ pub fn render(
     now_date: &str,
     query: &[(String, String)],
 ) -> Result<String, ApiError> {
-    let overrides = overrides(template, query)?;
+    let settings = settings(template, query)?;
     let heads = type_heads(template);
     let kept = kept_types(
         &heads,
-        value_of(template, &overrides, "IncludeTypes"),
-        value_of(template, &overrides, "ExcludeTypes"),
+        value_of(&settings, "IncludeTypes"),
+        value_of(&settings, "ExcludeTypes"),
     );
-    let docs =
-        !value_of(template, &overrides, "AddDescriptionAsComments").eq_ignore_ascii_case("false");
+    let docs = !value_of(&settings, "AddDescriptionAsComments").eq_ignore_ascii_case("false");
     let mut out = String::with_capacity(template.len() + 256);
     let mut skipping = false;
     for line in template.lines() {
@@ -333,16 +334,20 @@ pub fn render(
             continue;
         }
         if let Some((prefix, option)) = option_of(line) {
-            match overrides.iter().find(|(n, _)| *n == option.name) {
-                Some((name, value)) => out.push_str(&format!("{name}: {value}\n")),
+            let sent = settings
+                .iter()
+                .find(|o| o.name == option.name)
+                .and_then(|o| o.sent.as_deref());
+            match sent {
+                Some(value) => out.push_str(&format!("{}: {value}\n", option.name)),
                 None => out.push_str(&format!("{prefix}{}: {}\n", option.name, option.default)),
             }
             continue;
         }
         if let Some(rest) = line.strip_prefix("@@if ") {
             let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
-            if !value_of(template, &overrides, name).is_empty() {
-                out.push_str(&substitute(text, template, &overrides, base_url, now_date));
+            if !value_of(&settings, name).is_empty() {
+                out.push_str(&substitute(text, &settings, base_url, now_date));
                 out.push('\n');
             }
             continue;
@@ -352,7 +357,7 @@ pub fn render(
             Some(text) => text,
             None => line,
         };
-        out.push_str(&substitute(line, template, &overrides, base_url, now_date));
+        out.push_str(&substitute(line, &settings, base_url, now_date));
         out.push('\n');
     }
     Ok(out)
@@ -370,8 +375,7 @@ fn host_of(base_url: &str) -> &str {
 
 fn substitute(
     line: &str,
-    template: &str,
-    overrides: &[(&str, String)],
+    settings: &[TemplateOption<'_>],
     base_url: &str,
     now_date: &str,
 ) -> String {
@@ -396,11 +400,11 @@ fn substitute(
                 .or_else(|| key.strip_prefix("ident "))
             {
                 Some(name) => match name.strip_suffix("|host") {
-                    Some(name) => match value_of(template, overrides, name) {
+                    Some(name) => match value_of(settings, name) {
                         "" => out.push_str(host_of(base_url)),
                         value => out.push_str(value),
                     },
-                    None => out.push_str(value_of(template, overrides, name)),
+                    None => out.push_str(value_of(settings, name)),
                 },
                 None => out.push_str(rest.get(start..start + end + 4).unwrap_or_default()),
             },
