@@ -214,7 +214,10 @@ fn single_fields(
 }
 
 /// Two elements of one batch paying the same `paymentId` are a client's mistake: the second
-/// would pay again once the first is done. Refused whole, naming the repeat.
+/// would pay again once the first is done. Refused whole, naming the repeat. The elements are
+/// parsed here and again in their turn: keeping the parsed DTOs for the loop instead
+/// measured +523 B gzipped, which the upload budget cannot spare, for a saving of at most 25
+/// small parses per batch.
 fn refuse_repeated_payment_ids(payments: &[BTreeMap<String, Value>]) -> Result<(), ApiError> {
     let mut seen = Vec::with_capacity(payments.len());
     for (i, fields) in payments.iter().enumerate() {
