@@ -777,28 +777,12 @@ mod tests {
 
     #[test]
     fn every_referenced_type_is_described_before_its_use() {
+        // Its base, its response and its properties' types: Python, for one, needs each
+        // class defined before a class that names it.
         for (i, t) in TYPES.iter().enumerate() {
-            let Kind::Class {
-                inherits,
-                returns,
-                props,
-            } = &t.kind
-            else {
-                continue;
-            };
-            let used = props
-                .iter()
-                .filter_map(|p| match p.ty {
-                    Ty::ListOf(n) | Ty::Enum(n) | Ty::Class(n) => Some(n),
-                    _ => None,
-                })
-                .chain(*inherits);
-            for name in used {
+            for name in uses(t) {
                 let at = TYPES.iter().position(|u| u.name == name);
                 assert!(at.is_some_and(|at| at < i), "{} uses {name}", t.name);
-            }
-            if let Some(r) = returns {
-                assert!(find(r).is_some(), "{r}");
             }
         }
     }
